@@ -1,0 +1,38 @@
+"""Samplers that propose trial parameters from a study's history."""
+
+from typing import TYPE_CHECKING, Any
+
+from service.algorithms.base import (
+    ALGORITHMS,
+    AlgorithmSettingsError,
+    Observation,
+    Sampler,
+    TrialState,
+    make_sampler,
+    validate_algorithm,
+)
+from service.algorithms.random import RandomSampler
+
+if TYPE_CHECKING:
+    from service.algorithms.tpe import TPESampler
+
+__all__ = [
+    "ALGORITHMS",
+    "AlgorithmSettingsError",
+    "Observation",
+    "RandomSampler",
+    "Sampler",
+    "TPESampler",
+    "TrialState",
+    "make_sampler",
+    "validate_algorithm",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # hyperopt takes about a second to import; load it only when TPE is used.
+    if name == "TPESampler":
+        from service.algorithms.tpe import TPESampler
+
+        return TPESampler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

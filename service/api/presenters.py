@@ -1,0 +1,104 @@
+"""Records to response bodies."""
+
+from __future__ import annotations
+
+from service.schemas import (
+    AttemptPublic,
+    Budget,
+    IntermediatePublic,
+    LeasedTrial,
+    StudyPublic,
+    TokenPublic,
+    TrialDetail,
+    TrialPublic,
+    WorkerPublic,
+)
+from service.storage import StudyRecord, TokenRecord, TrialRecord, WorkerRecord
+
+
+def study_public(study: StudyRecord) -> StudyPublic:
+    return StudyPublic(
+        id=study.id,
+        name=study.name,
+        state=study.state,
+        direction=study.direction,
+        metric=study.metric,
+        space=study.space,
+        algorithm=study.algorithm,
+        algorithm_settings=study.algorithm_settings,
+        objective=study.objective,
+        seed=study.seed,
+        budget=Budget(
+            max_trials=study.max_trials,
+            max_parallel=study.max_parallel,
+            timeout_seconds=study.timeout_seconds,
+            target_value=study.target_value,
+        ),
+        lease_seconds=study.lease_seconds,
+        max_attempts=study.max_attempts,
+        trials_created=study.trial_counter,
+        counts=study.counts,
+        best_value=study.best_value,
+        created_at=study.created_at,
+        updated_at=study.updated_at,
+        finished_at=study.finished_at,
+    )
+
+
+def _trial_fields(trial: TrialRecord) -> dict[str, object]:
+    return {
+        "id": trial.id,
+        "study": trial.study_name,
+        "number": trial.number,
+        "state": trial.state,
+        "params": trial.params,
+        "value": trial.value,
+        "metrics": trial.metrics,
+        "error": trial.error,
+        "attempt": trial.attempt,
+        "worker_id": trial.worker_id,
+        "lease_expires_at": trial.lease_expires_at,
+        "last_step": trial.last_step,
+        "created_at": trial.created_at,
+        "started_at": trial.started_at,
+        "finished_at": trial.finished_at,
+    }
+
+
+def trial_public(trial: TrialRecord) -> TrialPublic:
+    return TrialPublic.model_validate(_trial_fields(trial))
+
+
+def trial_detail(trial: TrialRecord) -> TrialDetail:
+    return TrialDetail.model_validate(
+        _trial_fields(trial)
+        | {
+            "attempts": [
+                AttemptPublic.model_validate(a, from_attributes=True) for a in trial.attempts
+            ],
+            "intermediate": [
+                IntermediatePublic.model_validate(v, from_attributes=True)
+                for v in trial.intermediate
+            ],
+        }
+    )
+
+
+def leased_trial(trial: TrialRecord, study: StudyRecord) -> LeasedTrial:
+    return LeasedTrial.model_validate(
+        _trial_fields(trial)
+        | {
+            "direction": study.direction,
+            "metric": study.metric,
+            "objective": study.objective,
+            "lease_seconds": study.lease_seconds,
+        }
+    )
+
+
+def token_public(token: TokenRecord) -> TokenPublic:
+    return TokenPublic.model_validate(token, from_attributes=True)
+
+
+def worker_public(worker: WorkerRecord) -> WorkerPublic:
+    return WorkerPublic.model_validate(worker, from_attributes=True)

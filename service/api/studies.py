@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from service.algorithms import AlgorithmSettingsError, validate_algorithm
+from service.api.presenters import study_public
+from service.deps import AdminDep, SettingsDep, StorageDep, StudyDep, ViewerDep
+from service.schemas import StudiesPublic, StudyCreate, StudyPublic
+from service.space import SpaceValidationError, parse_space
+from service.storage import StudySpec
+from service.storage.records import StudyState
+
+router = APIRouter(prefix="/studies", tags=["studies"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_study(
+    body: StudyCreate, storage: StorageDep, settings: SettingsDep, _: AdminDep
+) -> StudyPublic:
+    spec = StudySpec(
+        name=body.name,
+        direction=body.direction,
+        metric=body.metric,
+        space=_valid_space(body.space),
+        algorithm=body.algorithm,
+        algorithm_settings=_valid_algorithm(body.algorithm, body.algorithm_settings),
+        objective=body.objective.model_dump(),
+        seed=body.seed if body.seed is not None else secrets.randbelow(2**31),
+        max_trials=body.budget.max_trials,
+        max_parallel=body.budget.max_parallel,
+        timeout_seconds=body.budget.timeout_seconds,
+        target_value=body.budget.target_value,
+        lease_seconds=body.lease_seconds or settings.lease_seconds,
+        max_attempts=body.max_attempts or settings.max_attempts,
+    )
+    return study_public(storage.create_study(spec=spec))
+
+
+@router.get("")
+def list_studies(
+    storage: StorageDep,
+    _: ViewerDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> StudiesPublic:
+    studies, total = storage.list_studies(offset=offset, limit=limit)
+    return StudiesPublic(data=[study_public(s) for s in studies], count=total)
+
+
+@router.get("/{name}")
+def get_study(study: StudyDep, _: ViewerDep) -> StudyPublic:
+    return study_public(study)
+
+
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_study(study: StudyDep, storage: StorageDep, _: AdminDep) -> None:
+    storage.delete_study(name=study.name)
+
+
+def _set_state(storage: StorageDep, study: StudyDep, state: StudyState) -> StudyPublic:
+    return study_public(storage.set_study_state(name=study.name, state=state))
+
+
+@router.post("/{name}/pause")
+def pause_study(study: StudyDep, storage: StorageDep, _: AdminDep) -> StudyPublic:
+    return _set_state(storage, study, "paused")
+
+
+@router.post("/{name}/resume")
+def resume_study(study: StudyDep, storage: StorageDep, _: AdminDep) -> StudyPublic:
+    return _set_state(storage, study, "running")
+
+
+@router.post("/{name}/stop")
+def stop_study(study: StudyDep, storage: StorageDep, _: AdminDep) -> StudyPublic:
+    return _set_state(storage, study, "stopped")
+
+
+def _valid_space(space: dict[str, object]) -> dict[str, object]:
+    try:
+        parse_space(space)
+    except SpaceValidationError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [
+                {"loc": ["body", "space"], "path": "$.space" + issue.path[1:], "msg": issue.message}
+                for issue in exc.issues
+            ],
+        ) from exc
+    return space
+
+
+def _valid_algorithm(name: str, settings: dict[str, object]) -> dict[str, object]:
+    try:
+        return validate_algorithm(name, settings)
+    except AlgorithmSettingsError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["body", "algorithm_settings"], "path": "$.algorithm", "msg": str(exc)}],
+        ) from exc

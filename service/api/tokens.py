@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from service.api.presenters import token_public
+from service.deps import AdminDep, StorageDep
+from service.schemas import TokenCreate, TokenCreated, TokenPublic
+
+router = APIRouter(prefix="/tokens", tags=["tokens"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_token(body: TokenCreate, storage: StorageDep, _: AdminDep) -> TokenCreated:
+    token, record = storage.create_token(role=body.role, name=body.name)
+    return TokenCreated(token=token, **token_public(record).model_dump())
+
+
+@router.get("")
+def list_tokens(storage: StorageDep, _: AdminDep) -> list[TokenPublic]:
+    return [token_public(t) for t in storage.list_tokens()]
+
+
+@router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_token(token_id: int, storage: StorageDep, _: AdminDep) -> None:
+    storage.revoke_token(token_id=token_id)

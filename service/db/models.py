@@ -1,0 +1,133 @@
+"""SQLAlchemy 2 models. Alembic migrations (alembic/) are the only way this schema is made."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db.base import Base, utcnow
+
+
+class Study(Base):
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    direction: Mapped[str] = mapped_column(String(8))
+    metric: Mapped[str] = mapped_column(String(200))
+    space: Mapped[dict[str, Any]]
+    algorithm: Mapped[str] = mapped_column(String(32))
+    algorithm_settings: Mapped[dict[str, Any]]
+    objective: Mapped[dict[str, Any]]
+    seed: Mapped[int] = mapped_column(Integer)
+    max_trials: Mapped[int] = mapped_column(Integer)
+    max_parallel: Mapped[int] = mapped_column(Integer)
+    timeout_seconds: Mapped[float | None] = mapped_column(Float)
+    target_value: Mapped[float | None] = mapped_column(Float)
+    lease_seconds: Mapped[float] = mapped_column(Float)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="running")
+    # The last trial number handed out; bumped under the study's row lock.
+    trial_counter: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by every change to the study's trials, and stamped on the changed trial:
+    # samplers cached in a process catch up by reading only trials with a newer stamp.
+    change_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    trials: Mapped[list[Trial]] = relationship(
+        back_populates="study", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Trial(Base):
+    __tablename__ = "trials"
+    __table_args__ = (
+        UniqueConstraint("study_id", "number"),
+        Index("ix_trials_study_state", "study_id", "state"),
+        Index("ix_trials_study_change_seq", "study_id", "change_seq"),
+        Index("ix_trials_state_lease", "state", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16))
+    vals: Mapped[dict[str, Any]]
+    params: Mapped[dict[str, Any]]
+    value: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    # Attempts lost to an expired lease; a trial handed back on shutdown does not count.
+    expirations: Mapped[int] = mapped_column(Integer, default=0)
+    worker_id: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    last_step: Mapped[int | None] = mapped_column(Integer)
+    last_intermediate: Mapped[float | None] = mapped_column(Float)
+    change_seq: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    study: Mapped[Study] = relationship(back_populates="trials")
+
+
+class TrialAttempt(Base):
+    __tablename__ = "trial_attempts"
+    __table_args__ = (UniqueConstraint("trial_id", "attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None]
+    # running, complete, pruned, failed, expired (lease lost) or released (handed back)
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class IntermediateValue(Base):
+    __tablename__ = "intermediate_values"
+    __table_args__ = (UniqueConstraint("trial_id", "attempt", "step"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    step: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float | None] = mapped_column(Float)
+    values: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Token(Base):
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    gpu: Mapped[str | None] = mapped_column(String(64))
+    builders: Mapped[list[str]]
+    datasets: Mapped[list[str]]
+    registered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    current_trial_id: Mapped[int | None] = mapped_column(Integer)
+    trials_done: Mapped[int] = mapped_column(Integer, default=0)
+    trials_failed: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="idle")

@@ -1,0 +1,62 @@
+"""Per-process samplers, kept warm between asks.
+
+Rebuilding a study's hyperopt history from SQL on every ask would cost more than TPE itself
+at a thousand trials. Each process keeps one sampler per study and, before each proposal,
+feeds it only the trials whose change stamp is newer than the last one it saw (storage reads
+them under the study's lock), so several server processes can share a database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from service.algorithms import Observation, Sampler, make_sampler
+from service.space import SearchSpace, parse_space
+from service.storage import StudyRecord
+
+
+@dataclass
+class _Entry:
+    created_at: datetime
+    space: SearchSpace
+    sampler: Sampler
+    seen: int = 0
+
+
+class SamplerPool:
+    def __init__(self) -> None:
+        self._entries: dict[int, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def seen_seq(self, study: StudyRecord) -> int:
+        entry = self._entries.get(study.id)
+        if entry is None or entry.created_at != study.created_at:
+            return 0
+        return entry.seen
+
+    def propose(
+        self, study: StudyRecord, changes: Sequence[Observation], seen_seq: int, number: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        entry = self._entry(study)
+        entry.sampler.observe(changes)
+        entry.seen = seen_seq
+        vals = entry.sampler.propose(number)
+        return vals, entry.space.params_from_vals(vals)
+
+    def forget(self, study_id: int) -> None:
+        with self._lock:
+            self._entries.pop(study_id, None)
+
+    def _entry(self, study: StudyRecord) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(study.id)
+            # A study deleted and re-created may reuse its id (SQLite): then start afresh.
+            if entry is None or entry.created_at != study.created_at:
+                space = parse_space(study.space)
+                sampler = make_sampler(study.algorithm, study.algorithm_settings, space, study.seed)
+                entry = self._entries[study.id] = _Entry(study.created_at, space, sampler)
+            return entry

@@ -1,0 +1,226 @@
+"""Request and response bodies, named by role (StudyCreate, StudyPublic, ...)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from service.storage.records import AskStatus, Role, StudyState, TrialState
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Budget(Strict):
+    max_trials: int = Field(100, ge=1, le=1_000_000, description="Trials to run in all.")
+    max_parallel: int = Field(4, ge=1, le=10_000, description="Trials running at once.")
+    timeout_seconds: float | None = Field(
+        None, gt=0, description="Stop handing out trials this long after creation."
+    )
+    target_value: float | None = Field(
+        None, description="Stop handing out trials once a complete trial reaches this value."
+    )
+
+
+class SplitSettings(Strict):
+    seed: int = Field(0, description="Seed of the train / validation / test split.")
+    validation_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+
+
+class ObjectiveSettings(Strict):
+    """What a worker needs to train a trial. Optional for plain ask/tell users."""
+
+    builder: str | None = Field(None, description="Model builder installed on workers.")
+    dataset: str | None = Field(None, description="Dataset installed on workers.")
+    max_epochs: int = Field(20, ge=1, le=100_000)
+    batch_size: int = Field(32, ge=1)
+    patience: int = Field(3, ge=0, description="EarlyStopping patience, in epochs.")
+    min_delta: float = Field(0.0, ge=0)
+    reduce_lr: bool = Field(False, description="ReduceLROnPlateau on the study's metric.")
+    tensorboard: bool = Field(False, description="TensorBoard logs per trial.")
+    split: SplitSettings = SplitSettings()
+
+
+class StudyCreate(Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    direction: Literal["minimize", "maximize"] = "minimize"
+    metric: str = Field("val_loss", min_length=1, max_length=200)
+    space: dict[str, Any] = Field(description="Search space; see the README for the format.")
+    algorithm: str = Field("tpe", description="tpe or random.")
+    algorithm_settings: dict[str, Any] = Field(default_factory=dict)
+    objective: ObjectiveSettings = ObjectiveSettings()
+    seed: int | None = Field(None, ge=0, lt=2**31, description="Random if not given.")
+    budget: Budget = Budget()
+    lease_seconds: float | None = Field(None, gt=0, le=86_400)
+    max_attempts: int | None = Field(None, ge=1, le=100)
+
+
+class StudyPublic(BaseModel):
+    id: int
+    name: str
+    state: StudyState
+    direction: str
+    metric: str
+    space: dict[str, Any]
+    algorithm: str
+    algorithm_settings: dict[str, Any]
+    objective: dict[str, Any]
+    seed: int
+    budget: Budget
+    lease_seconds: float
+    max_attempts: int
+    trials_created: int
+    counts: dict[str, int]
+    best_value: float | None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+
+
+class StudiesPublic(BaseModel):
+    data: list[StudyPublic]
+    count: int
+
+
+class AttemptPublic(BaseModel):
+    attempt: int
+    worker_id: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str
+    error: str | None
+
+
+class IntermediatePublic(BaseModel):
+    attempt: int
+    step: int
+    value: float | None
+    values: dict[str, Any]
+
+
+class TrialPublic(BaseModel):
+    id: int
+    study: str
+    number: int
+    state: TrialState
+    params: dict[str, Any]
+    value: float | None
+    metrics: dict[str, Any]
+    error: str | None
+    attempt: int
+    worker_id: str | None
+    lease_expires_at: datetime | None
+    last_step: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class TrialDetail(TrialPublic):
+    attempts: list[AttemptPublic]
+    intermediate: list[IntermediatePublic]
+
+
+class TrialsPublic(BaseModel):
+    data: list[TrialPublic]
+    count: int
+
+
+class LeasedTrial(TrialPublic):
+    """A trial handed to a worker: its parameters and what it needs to train them."""
+
+    direction: str
+    metric: str
+    objective: dict[str, Any]
+    lease_seconds: float
+
+
+class AskRequest(Strict):
+    worker_id: str | None = None
+
+
+class AskResponse(BaseModel):
+    status: AskStatus = Field(
+        description="ok: a trial; wait: ask again later; done: nothing left; paused/stopped."
+    )
+    reason: str = ""
+    trial: LeasedTrial | None = None
+
+
+class ReportRequest(Strict):
+    step: int = Field(ge=0, description="Epoch (or other step) the values belong to.")
+    values: dict[str, float | None] = Field(description="Metrics of that step (Keras logs).")
+    attempt: int | None = Field(None, description="The attempt the reporter was handed.")
+
+
+class HeartbeatRequest(Strict):
+    attempt: int | None = None
+
+
+class ReleaseRequest(Strict):
+    attempt: int = Field(description="The attempt being handed back.")
+
+
+class LeaseRequest(Strict):
+    exclude: list[str] = Field(
+        default_factory=list, description="Studies this worker gave up on (repeated failures)."
+    )
+
+
+class ReportResponse(BaseModel):
+    should_stop: bool
+    reason: str = ""
+
+
+class TellRequest(Strict):
+    state: Literal["complete", "pruned", "failed"]
+    attempt: int | None = Field(None, description="The attempt the teller was handed.")
+    value: float | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = Field(None, max_length=100_000)
+
+
+class TokenCreate(Strict):
+    role: Role
+    name: str = Field("", max_length=200)
+
+
+class TokenPublic(BaseModel):
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="Shown once: only its hash is stored.")
+
+
+class WorkerRegister(Strict):
+    host: str = Field(max_length=255)
+    pid: int | None = None
+    gpu: str | None = Field(None, max_length=64)
+    builders: list[str] = Field(default_factory=list)
+    datasets: list[str] = Field(default_factory=list)
+
+
+class WorkerPublic(BaseModel):
+    id: str
+    host: str
+    pid: int | None
+    gpu: str | None
+    builders: list[str]
+    datasets: list[str]
+    registered_at: datetime
+    last_seen_at: datetime
+    current_trial_id: int | None
+    trials_done: int
+    trials_failed: int
+    state: str

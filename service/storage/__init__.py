@@ -1,0 +1,37 @@
+"""The only code that writes queries. Everything outside gets frozen records."""
+
+from service.storage.errors import ConflictError, NotFoundError, StorageError
+from service.storage.records import (
+    AskResult,
+    ReportResult,
+    StudyRecord,
+    StudySpec,
+    TokenRecord,
+    TrialRecord,
+    WorkerRecord,
+)
+from service.storage.studies import StudyStore
+from service.storage.tokens import TokenStore, hash_token
+from service.storage.trials import Proposer, TrialStore
+from service.storage.workers import WorkerStore
+
+
+class Storage(StudyStore, TrialStore, TokenStore, WorkerStore):
+    """Studies, trials, tokens and workers over one SQLAlchemy engine."""
+
+
+__all__ = [
+    "AskResult",
+    "ConflictError",
+    "NotFoundError",
+    "Proposer",
+    "ReportResult",
+    "Storage",
+    "StorageError",
+    "StudyRecord",
+    "StudySpec",
+    "TokenRecord",
+    "TrialRecord",
+    "WorkerRecord",
+    "hash_token",
+]

@@ -1,0 +1,151 @@
+"""Frozen records: what leaves the storage layer. Nothing outside storage sees a Session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+TrialState = Literal["queued", "running", "complete", "pruned", "failed"]
+TRIAL_STATES: tuple[TrialState, ...] = ("queued", "running", "complete", "pruned", "failed")
+PENDING_STATES: tuple[TrialState, ...] = ("queued", "running")
+FINISHED_STATES: tuple[TrialState, ...] = ("complete", "pruned", "failed")
+StudyState = Literal["running", "paused", "stopped", "complete"]
+Role = Literal["viewer", "worker", "admin"]
+ROLE_RANK: dict[str, int] = {"viewer": 0, "worker": 1, "admin": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class StudySpec:
+    """Everything a user decides when creating a study (validated before it gets here)."""
+
+    name: str
+    direction: Literal["minimize", "maximize"]
+    metric: str
+    space: dict[str, Any]
+    algorithm: str
+    algorithm_settings: dict[str, Any]
+    objective: dict[str, Any]
+    seed: int
+    max_trials: int
+    max_parallel: int
+    timeout_seconds: float | None
+    target_value: float | None
+    lease_seconds: float
+    max_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class StudyRecord:
+    id: int
+    name: str
+    direction: Literal["minimize", "maximize"]
+    metric: str
+    space: dict[str, Any]
+    algorithm: str
+    algorithm_settings: dict[str, Any]
+    objective: dict[str, Any]
+    seed: int
+    max_trials: int
+    max_parallel: int
+    timeout_seconds: float | None
+    target_value: float | None
+    lease_seconds: float
+    max_attempts: int
+    state: StudyState
+    trial_counter: int
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int] = field(default_factory=dict)
+    best_value: float | None = None
+
+    @property
+    def sign(self) -> float:
+        """Multiplies a value into a loss to minimize."""
+        return 1.0 if self.direction == "minimize" else -1.0
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    attempt: int
+    worker_id: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class IntermediateRecord:
+    attempt: int
+    step: int
+    value: float | None
+    values: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TrialRecord:
+    id: int
+    study_id: int
+    study_name: str
+    number: int
+    state: TrialState
+    params: dict[str, Any]
+    vals: dict[str, Any]
+    value: float | None
+    metrics: dict[str, Any]
+    error: str | None
+    attempt: int
+    worker_id: str | None
+    lease_expires_at: datetime | None
+    last_step: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    objective: dict[str, Any] = field(default_factory=dict)
+    attempts: tuple[AttemptRecord, ...] = ()
+    intermediate: tuple[IntermediateRecord, ...] = ()
+
+
+AskStatus = Literal["ok", "wait", "done", "paused", "stopped"]
+
+
+@dataclass(frozen=True, slots=True)
+class AskResult:
+    status: AskStatus
+    trial: TrialRecord | None = None
+    reason: str = ""
+    study: StudyRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    should_stop: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    id: int
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRecord:
+    id: str
+    host: str
+    pid: int | None
+    gpu: str | None
+    builders: list[str]
+    datasets: list[str]
+    registered_at: datetime
+    last_seen_at: datetime
+    current_trial_id: int | None
+    trials_done: int
+    trials_failed: int
+    state: str

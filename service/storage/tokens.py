@@ -1,0 +1,68 @@
+"""Bearer tokens with roles. Only a SHA-256 of each token is stored: tokens are 256-bit
+random strings, so a slow password hash would add latency to every request and no safety."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+
+from service.db.base import utcnow
+from service.db.models import Token
+from service.storage.base import StorageCore
+from service.storage.convert import token_record
+from service.storage.errors import NotFoundError
+from service.storage.records import Role, TokenRecord
+
+TOKEN_PREFIX = "pz_"
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class TokenStore(StorageCore):
+    def create_token(
+        self, *, role: Role, name: str, token: str | None = None
+    ) -> tuple[str, TokenRecord]:
+        """Store a token (a new random one unless given) and return it with its record."""
+        token = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.session() as session:
+            row = Token(name=name, role=role, token_hash=hash_token(token))
+            session.add(row)
+            session.flush()
+            return token, token_record(row)
+
+    def ensure_token(self, *, role: Role, name: str, token: str) -> TokenRecord:
+        """Register a token given by configuration (PARZEN_ADMIN_TOKEN); idempotent."""
+        with self.session() as session:
+            row = session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
+            if row is not None:
+                row.role, row.revoked_at = role, None
+                return token_record(row)
+        return self.create_token(role=role, name=name, token=token)[1]
+
+    def authenticate(self, *, token: str) -> TokenRecord | None:
+        with self.session() as session:
+            row = session.scalar(
+                select(Token).where(
+                    Token.token_hash == hash_token(token), Token.revoked_at.is_(None)
+                )
+            )
+            return token_record(row) if row is not None else None
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self.session() as session:
+            return [token_record(r) for r in session.scalars(select(Token).order_by(Token.id))]
+
+    def revoke_token(self, *, token_id: int) -> None:
+        with self.session() as session:
+            done = session.execute(
+                update(Token)
+                .where(Token.id == token_id)
+                .values(revoked_at=utcnow())
+                .returning(Token.id)
+            ).scalar_one_or_none()
+            if done is None:
+                raise NotFoundError(f"token {token_id} does not exist")

@@ -1,0 +1,558 @@
+"""Trials: ask (lease or propose), report, heartbeat, tell, lease expiry, reads.
+
+Every change to a study's trials starts with `lock_study`, and every trial transition is a
+guarded UPDATE (`WHERE state = ...`), so no trial is leased twice and a repeated tell is
+harmless whatever the interleaving of server processes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from service.algorithms.base import Observation
+from service.db.base import utcnow
+from service.db.models import IntermediateValue, Study, Trial, TrialAttempt, Worker
+from service.storage.base import StorageCore, lease_until, lock_study, study_id_by_name
+from service.storage.convert import study_record, trial_record
+from service.storage.errors import ConflictError, NotFoundError
+from service.storage.records import (
+    AskResult,
+    AskStatus,
+    ReportResult,
+    StudyRecord,
+    TrialRecord,
+    TrialState,
+)
+
+TellState = Literal["complete", "pruned", "failed"]
+TrialOrder = Literal["number", "-number", "value", "-value"]
+
+
+class Proposer(Protocol):
+    """Turns a study's history into the parameters of its next trial (see service/proposals)."""
+
+    def seen_seq(self, study: StudyRecord) -> int: ...
+
+    def propose(
+        self, study: StudyRecord, changes: Sequence[Observation], seen_seq: int, number: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]: ...
+
+    def forget(self, study_id: int) -> None: ...
+
+
+class TrialStore(StorageCore):
+    def ask(self, *, study_name: str, worker_id: str | None, proposer: Proposer) -> AskResult:
+        now = utcnow()
+        study_id = None
+        try:
+            with self.session() as session:
+                study_id = study_id_by_name(session, study_name)
+                stamp = lock_study(session, study_id)
+                study = session.get_one(Study, study_id, populate_existing=True)
+                _expire_leases(session, study, stamp, now)
+                return _ask_locked(session, study, stamp, now, worker_id, proposer)
+        except BaseException:
+            # The sampler may have seen changes of a transaction that did not commit.
+            if study_id is not None:
+                proposer.forget(study_id)
+            raise
+
+    def report(
+        self,
+        *,
+        trial_id: int,
+        attempt: int | None,
+        step: int | None,
+        values: dict[str, float | None],
+    ) -> ReportResult:
+        now = utcnow()
+        with self.session() as session:
+            row = session.execute(
+                select(Trial.state, Trial.attempt, Study.metric, Study.lease_seconds)
+                .join(Study)
+                .where(Trial.id == trial_id)
+            ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            state, current, metric, lease_seconds = row
+            if state != "running" or (attempt is not None and attempt != current):
+                return ReportResult(True, f"trial {trial_id} is {state} (attempt {current})")
+            values = finite_json(values)
+            changes: dict[str, Any] = {"lease_expires_at": lease_until(now, lease_seconds)}
+            value = _finite(values.get(metric)) if values else None
+            if step is not None:
+                changes |= {"last_step": step, "last_intermediate": value}
+            updated = session.execute(
+                update(Trial)
+                .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == current)
+                .values(**changes)
+                .returning(Trial.id)
+            ).scalar_one_or_none()
+            if not updated:
+                return ReportResult(True, f"trial {trial_id} is no longer running")
+            if step is not None:
+                self._upsert_intermediate(session, trial_id, current, step, value, values)
+        return ReportResult(False)
+
+    def tell(
+        self,
+        *,
+        trial_id: int,
+        state: TellState,
+        value: float | None = None,
+        metrics: dict[str, Any] | None = None,
+        error: str | None = None,
+        attempt: int | None = None,
+    ) -> TrialRecord:
+        """Finish a trial. A complete result is kept from any attempt (the first full result
+        wins); pruned and failed only from the attempt that runs it, or once it is queued."""
+        state, value, error = _sanitize_tell(state, value, error)
+        now = utcnow()
+        with self.session() as session:
+            study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
+            if study_id is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            stamp = lock_study(session, study_id)
+            if state == "pruned" and value is None:
+                value = session.scalar(select(Trial.last_intermediate).where(Trial.id == trial_id))
+            guard: ColumnElement[bool] = Trial.state.in_(("running", "queued"))
+            if attempt is not None and state != "complete":
+                guard = (Trial.state == "queued") | (
+                    (Trial.state == "running") & (Trial.attempt == attempt)
+                )
+            told = session.execute(
+                update(Trial)
+                .where(Trial.id == trial_id, guard)
+                .values(
+                    state=state,
+                    value=value,
+                    metrics=finite_json(metrics or {}),
+                    error=error,
+                    finished_at=now,
+                    lease_expires_at=None,
+                    change_seq=stamp,
+                )
+                .returning(Trial.attempt, Trial.worker_id)
+            ).one_or_none()
+            if told is None:
+                return _repeated_tell(session, trial_id, state, value)
+            _end_attempt(session, trial_id, told.attempt, state, now, error)
+            if told.worker_id is not None:
+                _count_for_worker(session, told.worker_id, trial_id, failed=state == "failed")
+            _complete_if_spent(session, study_id, now)
+        return self.get_trial_by_id(trial_id=trial_id)
+
+    def release(self, *, trial_id: int, attempt: int) -> TrialRecord:
+        """A worker hands its trial back (shutdown): it is queued again with the same params,
+        and the attempt does not count against max_attempts."""
+        now = utcnow()
+        with self.session() as session:
+            study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
+            if study_id is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            stamp = lock_study(session, study_id)
+            released = session.execute(
+                update(Trial)
+                .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == attempt)
+                .values(state="queued", worker_id=None, lease_expires_at=None, change_seq=stamp)
+                .returning(Trial.id)
+            ).one_or_none()
+            if released is not None:
+                _end_attempt(session, trial_id, attempt, "released", now, None)
+                _free_worker(session, trial_id, "idle")
+        return self.get_trial_by_id(trial_id=trial_id)
+
+    def expire_leases(self) -> int:
+        """Requeue (or fail, past max_attempts) running trials whose lease has run out."""
+        now = utcnow()
+        with self.session() as session:
+            study_ids = session.scalars(
+                select(Trial.study_id)
+                .where(Trial.state == "running", Trial.lease_expires_at < now)
+                .distinct()
+            ).all()
+        expired = 0
+        for study_id in study_ids:
+            with self.session() as session:
+                stamp = lock_study(session, study_id)
+                study = session.get_one(Study, study_id, populate_existing=True)
+                expired += _expire_leases(session, study, stamp, now)
+        return expired
+
+    def get_trial_by_id(self, *, trial_id: int, detail: bool = False) -> TrialRecord:
+        with self.session() as session:
+            row = session.get(Trial, trial_id)
+            if row is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            return _detailed(session, row, detail)
+
+    def get_trial(self, *, study_name: str, number: int) -> TrialRecord:
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            row = session.scalar(
+                select(Trial).where(Trial.study_id == study_id, Trial.number == number)
+            )
+            if row is None:
+                raise NotFoundError(f"study {study_name!r} has no trial {number}")
+            return _detailed(session, row, True)
+
+    def list_trials(
+        self,
+        *,
+        study_name: str,
+        states: Sequence[TrialState] = (),
+        order: TrialOrder = "number",
+        offset: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[TrialRecord], int]:
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            where = [Trial.study_id == study_id]
+            if states:
+                where.append(Trial.state.in_(states))
+            total = session.scalar(select(func.count(Trial.id)).where(*where)) or 0
+            column = Trial.value if order.lstrip("-") == "value" else Trial.number
+            ordering = column.desc() if order.startswith("-") else column.asc()
+            rows = session.scalars(
+                select(Trial)
+                .where(*where)
+                .order_by(ordering.nulls_last(), Trial.number)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+            return [trial_record(r, study_name=study_name) for r in rows], total
+
+    def best_trial(self, *, study_name: str) -> TrialRecord:
+        with self.session() as session:
+            study = session.scalar(select(Study).where(Study.name == study_name))
+            if study is None:
+                raise NotFoundError(f"study {study_name!r} does not exist")
+            ordering = Trial.value.asc() if study.direction == "minimize" else Trial.value.desc()
+            row = session.scalar(
+                select(Trial)
+                .where(Trial.study_id == study.id, Trial.state == "complete")
+                .order_by(ordering, Trial.number)
+                .limit(1)
+            )
+            if row is None:
+                raise NotFoundError(f"study {study_name!r} has no complete trial yet")
+            return _detailed(session, row, True)
+
+    def _upsert_intermediate(
+        self,
+        session: Session,
+        trial_id: int,
+        attempt: int,
+        step: int,
+        value: float | None,
+        values: dict[str, Any],
+    ) -> None:
+        insert = pg_insert if self.is_postgres else sqlite_insert
+        stmt = insert(IntermediateValue).values(
+            trial_id=trial_id,
+            attempt=attempt,
+            step=step,
+            value=value,
+            values=values,
+            created_at=utcnow(),
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["trial_id", "attempt", "step"],
+                set_={"value": stmt.excluded.value, "values": stmt.excluded["values"]},
+            )
+        )
+
+
+def _ask_locked(
+    session: Session,
+    study: Study,
+    stamp: int,
+    now: datetime,
+    worker_id: str | None,
+    proposer: Proposer,
+) -> AskResult:
+    counts = dict(
+        session.execute(
+            select(Trial.state, func.count())
+            .where(Trial.study_id == study.id)
+            .group_by(Trial.state)
+        ).all()
+    )
+    pending = counts.get("running", 0) + counts.get("queued", 0)
+    if study.state == "paused" or study.state == "stopped":
+        status: AskStatus = "paused" if study.state == "paused" else "stopped"
+        return AskResult(status, reason=f"study {study.name!r} is {study.state}")
+    finished_reason = _finished_reason(session, study, now)
+    if finished_reason or (study.trial_counter >= study.max_trials and not counts.get("queued")):
+        reason = finished_reason or f"all {study.max_trials} trials have been handed out"
+        if pending:
+            return AskResult("wait", reason=f"{reason}; {pending} trial(s) still pending")
+        _mark_complete(session, study.id, now)
+        return AskResult("done", reason=reason)
+    if counts.get("running", 0) >= study.max_parallel:
+        return AskResult("wait", reason=f"max_parallel={study.max_parallel} trials are running")
+    trial = _lease_queued(session, study, now, worker_id) or _create_trial(
+        session, study, stamp, now, worker_id, proposer
+    )
+    session.add(TrialAttempt(trial_id=trial.id, attempt=trial.attempt, worker_id=worker_id))
+    if worker_id is not None:
+        session.execute(
+            update(Worker)
+            .where(Worker.id == worker_id)
+            .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
+        )
+    record = trial_record(trial, study_name=study.name, objective=study.objective)
+    return AskResult("ok", record, study=study_record(study))
+
+
+def _finished_reason(session: Session, study: Study, now: datetime) -> str:
+    if study.state == "complete":
+        return f"study {study.name!r} is complete"
+    elapsed = (now - study.created_at).total_seconds()
+    if study.timeout_seconds is not None and elapsed >= study.timeout_seconds:
+        return f"timeout of {study.timeout_seconds:g} s reached"
+    if study.target_value is not None:
+        best = session.scalar(
+            select(
+                func.min(Trial.value) if study.direction == "minimize" else func.max(Trial.value)
+            ).where(Trial.study_id == study.id, Trial.state == "complete")
+        )
+        reached = best is not None and (
+            best <= study.target_value
+            if study.direction == "minimize"
+            else best >= study.target_value
+        )
+        if reached:
+            return f"target value {study.target_value:g} reached ({best:g})"
+    return ""
+
+
+def _lease_queued(
+    session: Session, study: Study, now: datetime, worker_id: str | None
+) -> Trial | None:
+    trial = session.scalar(
+        select(Trial)
+        .where(Trial.study_id == study.id, Trial.state == "queued")
+        .order_by(Trial.number)
+        .limit(1)
+    )
+    if trial is None:
+        return None
+    trial.state = "running"
+    trial.attempt += 1
+    trial.worker_id = worker_id
+    trial.started_at = now
+    trial.lease_expires_at = lease_until(now, study.lease_seconds)
+    trial.last_step = None
+    trial.last_intermediate = None
+    session.flush()
+    return trial
+
+
+def _create_trial(
+    session: Session,
+    study: Study,
+    stamp: int,
+    now: datetime,
+    worker_id: str | None,
+    proposer: Proposer,
+) -> Trial:
+    record = study_record(study)
+    seen = proposer.seen_seq(record)
+    rows = session.execute(
+        select(Trial.number, Trial.state, Trial.vals, Trial.value, Trial.last_intermediate).where(
+            Trial.study_id == study.id, Trial.change_seq > seen
+        )
+    ).all()
+    changes = [_observation(record.sign, *row) for row in rows]
+    number = study.trial_counter + 1
+    # The new trial carries this transaction's stamp, so the sampler must read it next time.
+    vals, params = proposer.propose(record, changes, stamp - 1, number)
+    study.trial_counter = number
+    trial = Trial(
+        study_id=study.id,
+        number=number,
+        state="running",
+        vals=vals,
+        params=params,
+        metrics={},
+        attempt=1,
+        worker_id=worker_id,
+        lease_expires_at=lease_until(now, study.lease_seconds),
+        change_seq=stamp,
+        created_at=now,
+        started_at=now,
+    )
+    session.add(trial)
+    session.flush()
+    return trial
+
+
+def _observation(
+    sign: float,
+    number: int,
+    state: TrialState,
+    vals: dict[str, Any],
+    value: float | None,
+    last_intermediate: float | None,
+) -> Observation:
+    loss = None
+    if state == "complete" and value is not None:
+        loss = sign * value
+    elif state == "pruned":
+        pruned_at = value if value is not None else last_intermediate
+        loss = None if pruned_at is None else sign * pruned_at
+        if loss is None:
+            # A trial pruned before any report says nothing useful: leave it out.
+            state = "failed"
+    return Observation(number=number, state=state, vals=vals, loss=loss)
+
+
+def _expire_leases(session: Session, study: Study, stamp: int, now: datetime) -> int:
+    expired = session.execute(
+        select(Trial.id, Trial.attempt, Trial.expirations).where(
+            Trial.study_id == study.id, Trial.state == "running", Trial.lease_expires_at < now
+        )
+    ).all()
+    for trial_id, attempt, expirations in expired:
+        exhausted = expirations + 1 >= study.max_attempts
+        error = f"lease expired {expirations + 1} time(s): worker lost" if exhausted else None
+        session.execute(
+            update(Trial)
+            .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == attempt)
+            .values(
+                state="failed" if exhausted else "queued",
+                expirations=Trial.expirations + 1,
+                error=error,
+                worker_id=None,
+                lease_expires_at=None,
+                finished_at=now if exhausted else None,
+                change_seq=stamp,
+            )
+        )
+        _end_attempt(session, trial_id, attempt, "expired", now, "lease expired")
+        _free_worker(session, trial_id, "lost")
+    return len(expired)
+
+
+def _free_worker(session: Session, trial_id: int, state: str) -> None:
+    session.execute(
+        update(Worker)
+        .where(Worker.current_trial_id == trial_id)
+        .values(current_trial_id=None, state=state)
+    )
+
+
+def _end_attempt(
+    session: Session, trial_id: int, attempt: int, outcome: str, now: datetime, error: str | None
+) -> None:
+    session.execute(
+        update(TrialAttempt)
+        .where(TrialAttempt.trial_id == trial_id, TrialAttempt.attempt == attempt)
+        .values(outcome=outcome, ended_at=now, error=error)
+    )
+
+
+def _count_for_worker(session: Session, worker_id: str, trial_id: int, *, failed: bool) -> None:
+    counter = Worker.trials_failed if failed else Worker.trials_done
+    session.execute(
+        update(Worker)
+        .where(Worker.id == worker_id)
+        .values({counter: counter + 1, Worker.last_seen_at: utcnow()})
+    )
+    _free_worker(session, trial_id, "idle")
+
+
+def _complete_if_spent(session: Session, study_id: int, now: datetime) -> None:
+    study = session.get_one(Study, study_id, populate_existing=True)
+    if study.state != "running" or study.trial_counter < study.max_trials:
+        return
+    pending = session.scalar(
+        select(func.count(Trial.id)).where(
+            Trial.study_id == study_id, Trial.state.in_(("running", "queued"))
+        )
+    )
+    if not pending:
+        _mark_complete(session, study_id, now)
+
+
+def _mark_complete(session: Session, study_id: int, now: datetime) -> None:
+    session.execute(
+        update(Study)
+        .where(Study.id == study_id, Study.state == "running")
+        .values(state="complete", finished_at=now)
+    )
+
+
+def _sanitize_tell(
+    state: TellState, value: float | None, error: str | None
+) -> tuple[TellState, float | None, str | None]:
+    if value is not None and not math.isfinite(value):
+        if state == "complete":
+            return "failed", None, f"objective value is {value}: a trial needs a finite value"
+        return state, None, error
+    if state == "complete" and value is None:
+        return "failed", None, "told complete without a value"
+    return state, value, error
+
+
+def _repeated_tell(
+    session: Session, trial_id: int, state: TellState, value: float | None
+) -> TrialRecord:
+    row = session.get_one(Trial, trial_id)
+    same_value = row.value == value or (state != "complete" and value is None)
+    if row.state == state and same_value:
+        return _detailed(session, row, False)
+    shown = f" with value {row.value:g}" if row.value is not None else ""
+    raise ConflictError(
+        f"trial {row.number} is already {row.state}{shown}; it cannot be told {state} again"
+        + (f" with value {value:g}" if value is not None else "")
+    )
+
+
+def finite_json(data: Any) -> Any:
+    """NaN and infinities become null: JSON (and PostgreSQL's json type) has no place for them."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {str(k): finite_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [finite_json(v) for v in data]
+    return data
+
+
+def _finite(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _detailed(session: Session, row: Trial, detail: bool) -> TrialRecord:
+    study = session.get_one(Study, row.study_id)
+    if not detail:
+        return trial_record(row, study_name=study.name, objective=study.objective)
+    attempts = session.scalars(
+        select(TrialAttempt).where(TrialAttempt.trial_id == row.id).order_by(TrialAttempt.attempt)
+    ).all()
+    intermediate = session.scalars(
+        select(IntermediateValue)
+        .where(IntermediateValue.trial_id == row.id)
+        .order_by(IntermediateValue.attempt, IntermediateValue.step)
+    ).all()
+    return trial_record(
+        row,
+        study_name=study.name,
+        objective=study.objective,
+        attempts=list(attempts),
+        intermediate=list(intermediate),
+    )

@@ -1,0 +1,79 @@
+"""Worker daemons: registration, liveness, and what each can run."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select, update
+
+from service.db.base import utcnow
+from service.db.models import Study, Worker
+from service.storage.base import StorageCore
+from service.storage.convert import worker_record
+from service.storage.errors import NotFoundError
+from service.storage.records import WorkerRecord
+
+
+class WorkerStore(StorageCore):
+    def register_worker(
+        self,
+        *,
+        host: str,
+        pid: int | None,
+        gpu: str | None,
+        builders: list[str],
+        datasets: list[str],
+    ) -> WorkerRecord:
+        with self.session() as session:
+            row = Worker(
+                id=uuid.uuid4().hex,
+                host=host,
+                pid=pid,
+                gpu=gpu,
+                builders=sorted(builders),
+                datasets=sorted(datasets),
+                trials_done=0,
+                trials_failed=0,
+                state="idle",
+            )
+            session.add(row)
+            session.flush()
+            return worker_record(row)
+
+    def get_worker(self, *, worker_id: str) -> WorkerRecord:
+        with self.session() as session:
+            row = session.get(Worker, worker_id)
+            if row is None:
+                raise NotFoundError(f"worker {worker_id!r} is not registered")
+            return worker_record(row)
+
+    def touch_worker(self, *, worker_id: str, state: str | None = None) -> None:
+        values: dict[str, object] = {"last_seen_at": utcnow()}
+        if state is not None:
+            values["state"] = state
+        with self.session() as session:
+            done = session.execute(
+                update(Worker).where(Worker.id == worker_id).values(values).returning(Worker.id)
+            ).scalar_one_or_none()
+            if done is None:
+                raise NotFoundError(f"worker {worker_id!r} is not registered")
+
+    def list_workers(self) -> list[WorkerRecord]:
+        with self.session() as session:
+            rows = session.scalars(select(Worker).order_by(Worker.registered_at))
+            return [worker_record(r) for r in rows]
+
+    def servable_studies(self, *, worker: WorkerRecord) -> list[str]:
+        """Running studies this worker can serve, least recently served first."""
+        with self.session() as session:
+            rows = session.execute(
+                select(Study.name, Study.objective)
+                .where(Study.state == "running")
+                .order_by(Study.updated_at, Study.id)
+            ).all()
+        return [
+            name
+            for name, objective in rows
+            if objective.get("builder") in worker.builders
+            and objective.get("dataset") in worker.datasets
+        ]

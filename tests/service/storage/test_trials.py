@@ -1,0 +1,233 @@
+"""The storage contract, run over SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from service.proposals import SamplerPool
+from service.storage import ConflictError, NotFoundError, Storage
+from tests.service.factories import quadratic, study_spec
+
+
+@pytest.fixture
+def pool() -> SamplerPool:
+    return SamplerPool()
+
+
+def test_ask_numbers_trials_and_returns_real_params(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_parallel=10))
+    trials = [
+        storage.ask(study_name="study", worker_id=None, proposer=pool).trial for _ in range(3)
+    ]
+    assert [t.number for t in trials if t] == [1, 2, 3]
+    params = trials[0].params if trials[0] else {}
+    assert params["activation"] in ("relu", "elu", "selu")
+    assert isinstance(params["units"], int) and 16 <= params["units"] <= 256
+    layer = params["layer"]
+    assert layer["kind"] in ("conv", "dense")
+    inactive = "width" if layer["kind"] == "conv" else "filters"
+    assert inactive not in layer
+
+
+def test_budget_wait_then_done_and_study_complete(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_trials=2))
+    first = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    second = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert first and second
+    waiting = storage.ask(study_name="study", worker_id=None, proposer=pool)
+    assert waiting.status == "wait" and waiting.trial is None
+    storage.tell(trial_id=first.id, state="complete", value=1.0)
+    storage.tell(trial_id=second.id, state="complete", value=0.5)
+    done = storage.ask(study_name="study", worker_id=None, proposer=pool)
+    assert done.status == "done"
+    study = storage.get_study(name="study")
+    assert study.state == "complete"
+    assert study.counts == {"complete": 2}
+    assert study.best_value == 0.5
+
+
+def test_max_parallel_makes_asks_wait(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_parallel=2))
+    for _ in range(2):
+        assert storage.ask(study_name="study", worker_id=None, proposer=pool).status == "ok"
+    result = storage.ask(study_name="study", worker_id=None, proposer=pool)
+    assert result.status == "wait" and "max_parallel" in result.reason
+
+
+def test_tell_is_idempotent_and_conflicts_are_refused(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec())
+    trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert trial
+    told = storage.tell(trial_id=trial.id, state="complete", value=0.25, metrics={"acc": 0.9})
+    again = storage.tell(trial_id=trial.id, state="complete", value=0.25, metrics={"acc": 0.9})
+    assert told.value == again.value == 0.25 and again.state == "complete"
+    with pytest.raises(ConflictError, match="already complete"):
+        storage.tell(trial_id=trial.id, state="complete", value=0.5)
+    with pytest.raises(ConflictError):
+        storage.tell(trial_id=trial.id, state="failed", error="boom")
+    with pytest.raises(NotFoundError):
+        storage.tell(trial_id=10_000, state="complete", value=1.0)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_value_fails_the_trial(storage: Storage, pool: SamplerPool, bad: float) -> None:
+    storage.create_study(spec=study_spec())
+    trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert trial
+    told = storage.tell(trial_id=trial.id, state="complete", value=bad)
+    assert told.state == "failed" and told.value is None
+    assert "finite" in (told.error or "")
+
+
+def test_nan_never_reaches_the_sampler(storage: Storage) -> None:
+    seen: list[object] = []
+
+    class Recording(SamplerPool):
+        def propose(self, study, changes, seen_seq, number):  # type: ignore[no-untyped-def]
+            seen.extend(c.loss for c in changes)
+            return super().propose(study, changes, seen_seq, number)
+
+    pool = Recording()
+    storage.create_study(spec=study_spec())
+    trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert trial
+    storage.tell(trial_id=trial.id, state="complete", value=math.nan)
+    storage.ask(study_name="study", worker_id=None, proposer=pool)
+    assert all(loss is None or math.isfinite(loss) for loss in seen)  # type: ignore[arg-type]
+
+
+def test_reports_are_stored_idempotently_and_extend_the_lease(
+    storage: Storage, pool: SamplerPool
+) -> None:
+    storage.create_study(spec=study_spec(metric="val_loss"))
+    trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert trial and trial.lease_expires_at
+    time.sleep(0.05)
+    for step in (1, 2, 2):
+        result = storage.report(
+            trial_id=trial.id, attempt=1, step=step, values={"val_loss": 1.0 / step, "x": math.nan}
+        )
+        assert not result.should_stop
+    detail = storage.get_trial(study_name="study", number=1)
+    assert [(v.step, v.value) for v in detail.intermediate] == [(1, 1.0), (2, 0.5)]
+    assert detail.intermediate[0].values == {"val_loss": 1.0, "x": None}
+    assert detail.lease_expires_at and detail.lease_expires_at > trial.lease_expires_at
+    assert storage.report(trial_id=trial.id, attempt=2, step=3, values={}).should_stop
+    storage.tell(trial_id=trial.id, state="complete", value=0.5)
+    assert storage.report(trial_id=trial.id, attempt=1, step=3, values={}).should_stop
+
+
+def test_expired_lease_requeues_same_params_then_fails(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(lease_seconds=0.2, max_attempts=2, max_trials=1))
+    first = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert first
+    time.sleep(0.3)
+    assert storage.expire_leases() == 1
+    assert storage.get_trial(study_name="study", number=1).state == "queued"
+    again = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert again and again.number == 1 and again.attempt == 2 and again.params == first.params
+    time.sleep(0.3)
+    result = storage.ask(study_name="study", worker_id=None, proposer=pool)
+    assert result.status == "done"
+    lost = storage.get_trial(study_name="study", number=1)
+    assert lost.state == "failed" and "lease expired" in (lost.error or "")
+    assert [(a.attempt, a.outcome) for a in lost.attempts] == [(1, "expired"), (2, "expired")]
+
+
+def test_late_tell_of_a_requeued_trial_is_kept(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(lease_seconds=0.1))
+    trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert trial
+    time.sleep(0.2)
+    storage.expire_leases()
+    told = storage.tell(trial_id=trial.id, state="complete", value=0.1)
+    assert told.state == "complete"
+
+
+def test_paused_and_stopped_studies_hand_out_nothing(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec())
+    storage.set_study_state(name="study", state="paused")
+    assert storage.ask(study_name="study", worker_id=None, proposer=pool).status == "paused"
+    storage.set_study_state(name="study", state="running")
+    assert storage.ask(study_name="study", worker_id=None, proposer=pool).status == "ok"
+    storage.set_study_state(name="study", state="stopped")
+    assert storage.ask(study_name="study", worker_id=None, proposer=pool).status == "stopped"
+
+
+def test_target_value_ends_the_study(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(target_value=0.1))
+    trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert trial
+    storage.tell(trial_id=trial.id, state="complete", value=0.05)
+    result = storage.ask(study_name="study", worker_id=None, proposer=pool)
+    assert result.status == "done" and "target" in result.reason
+
+
+def test_list_filter_order_paginate_and_best(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_parallel=10))
+    values = [0.5, 0.1, 0.9, None]
+    for value in values:
+        trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+        assert trial
+        if value is not None:
+            storage.tell(trial_id=trial.id, state="complete", value=value)
+    page, total = storage.list_trials(study_name="study", states=["complete"], order="value")
+    assert total == 3 and [t.value for t in page] == [0.1, 0.5, 0.9]
+    page, total = storage.list_trials(study_name="study", order="-number", offset=1, limit=2)
+    assert total == 4 and [t.number for t in page] == [3, 2]
+    assert storage.best_trial(study_name="study").number == 2
+
+
+def test_tpe_history_drives_proposals_towards_good_region(storage: Storage) -> None:
+    pool = SamplerPool()
+    storage.create_study(spec=study_spec(max_trials=40, max_parallel=1))
+    for _ in range(40):
+        trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+        assert trial
+        storage.tell(trial_id=trial.id, state="complete", value=quadratic(trial.params))
+    values = [t.value for t in storage.list_trials(study_name="study", limit=100)[0]]
+    assert min(values[20:]) < min(values[:5])  # type: ignore[type-var]
+
+
+def test_a_second_process_catches_up_from_the_database(storage: Storage) -> None:
+    """Two pools (two server processes) over one database give the proposals one pool would."""
+    one, other = SamplerPool(), SamplerPool()
+    storage.create_study(spec=study_spec(name="a", max_parallel=1))
+    storage.create_study(spec=study_spec(name="b", max_parallel=1))
+    for i in range(12):
+        for name, pool in (("a", one), ("b", one if i % 2 == 0 else other)):
+            trial = storage.ask(study_name=name, worker_id=None, proposer=pool).trial
+            assert trial
+            storage.tell(trial_id=trial.id, state="complete", value=quadratic(trial.params))
+    a = [t.params for t in storage.list_trials(study_name="a")[0]]
+    b = [t.params for t in storage.list_trials(study_name="b")[0]]
+    assert a == b
+
+
+def test_release_requeues_without_using_an_attempt(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_attempts=1))
+    trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert trial
+    released = storage.release(trial_id=trial.id, attempt=1)
+    assert released.state == "queued"
+    again = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert again and again.id == trial.id and again.attempt == 2
+    detail = storage.get_trial(study_name="study", number=1)
+    assert [a.outcome for a in detail.attempts] == ["released", "running"]
+
+
+def test_stale_attempt_cannot_prune_a_re_leased_trial(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(lease_seconds=0.1))
+    trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert trial
+    time.sleep(0.2)
+    again = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert again and again.id == trial.id and again.attempt == 2
+    with pytest.raises(ConflictError):
+        storage.tell(trial_id=trial.id, state="pruned", value=1.0, attempt=1)
+    # A full result from the old attempt is still kept: the first complete result wins.
+    told = storage.tell(trial_id=trial.id, state="complete", value=0.3, attempt=1)
+    assert told.state == "complete"
