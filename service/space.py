@@ -1,7 +1,11 @@
 """Search spaces: the JSON schema users write, its validation, and value conversion.
 
 A space maps parameter names to nodes (objects with a "type") or constants (scalars).
-Every node becomes a `Dimension` under a dotted label ("lr", "layer.filters"); samplers
+Every node becomes a `Dimension` under a dotted label: "lr" at the top, "optimizer.sgd.momentum"
+inside a choice's option, where the option is named by its `name` (or `kind`, or `type`)
+string constant, else by its position ("layer.0.filters"). So each branch has its own
+dimensions, and a branch may give a parameter its own range (adam's and sgd's learning
+rates). Samplers
 exchange "vals" (label -> natural value, or option index for choices, active labels only)
 and `SearchSpace.params_from_vals` turns them into the nested parameters a builder gets.
 """
@@ -36,6 +40,8 @@ NodeType = Literal[
 ]
 
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+# String constants that name a choice's option in the labels of its parameters.
+BRANCH_NAME_KEYS = ("name", "kind", "type")
 PROBABILITY_TOLERANCE = 1e-6
 NODE_TYPES: tuple[str, ...] = get_args(NodeType)
 _REQUIRED: dict[str, tuple[str, ...]] = {
@@ -301,8 +307,7 @@ class _Parser:
             self.issue(
                 dim.path,
                 f"duplicate label '{dim.label}': defined differently at "
-                f"{existing.path} and {dim.path}; rename one of them (or make the two "
-                "definitions identical to share one dimension)",
+                f"{existing.path} and {dim.path}; give the two options different names",
             )
         return existing
 
@@ -414,13 +419,22 @@ def _parse_choice(p: _Parser, raw: Mapping[Any, Any], path: str, label: str) -> 
             continue
         first_index[key] = i
         if isinstance(value, Mapping):
-            option: Option | None = p.params(value, f"{where}[{i}]", prefix=label)
+            prefix = f"{label}.{_branch_tag(value, i)}"
+            option: Option | None = p.params(value, f"{where}[{i}]", prefix=prefix)
         else:
             option = p.constant(value, f"{where}[{i}]")
         if option is not None:
             options.append(option)
     probabilities = _parse_probabilities(p, raw, path) if raw["type"] == "pchoice" else None
     return Categorical(tuple(options), probabilities)
+
+
+def _branch_tag(option: Mapping[Any, Any], index: int) -> str:
+    for key in BRANCH_NAME_KEYS:
+        tag = option.get(key)
+        if isinstance(tag, str) and NAME_PATTERN.match(tag):
+            return tag
+    return str(index)
 
 
 def _parse_probabilities(p: _Parser, raw: Mapping[Any, Any], path: str) -> tuple[float, ...] | None:

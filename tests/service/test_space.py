@@ -13,7 +13,6 @@ from service.space import (
     IntRange,
     SpaceIssue,
     SpaceValidationError,
-    SubSpace,
     parse_space,
 )
 
@@ -85,26 +84,26 @@ def test_conditional_params_leave_inactive_branches_out() -> None:
     assert list(space.dimensions) == [
         "lr",
         "layer",
-        "layer.filters",
-        "layer.kernel_size",
-        "layer.units",
+        "layer.conv.filters",
+        "layer.conv.kernel_size",
+        "layer.dense.units",
     ]
-    conv = {"lr": 0.01, "layer": 0, "layer.filters": 32, "layer.kernel_size": 1}
+    conv = {"lr": 0.01, "layer": 0, "layer.conv.filters": 32, "layer.conv.kernel_size": 1}
     assert space.params_from_vals(conv) == {
         "lr": 0.01,
         "activation": "relu",
         "layer": {"type": "conv", "filters": 32, "kernel_size": 5},
     }
-    dense = {"lr": 0.001, "layer": 1, "layer.units": 48}
+    dense = {"lr": 0.001, "layer": 1, "layer.dense.units": 48}
     assert space.params_from_vals(dense)["layer"] == {"type": "dense", "units": 48}
     assert space.params_from_vals({"lr": 0.001, "layer": 2})["layer"] == "identity"
-    assert space.active_labels(dense) == ["lr", "layer", "layer.units"]
+    assert space.active_labels(dense) == ["lr", "layer", "layer.dense.units"]
 
 
 def test_params_from_vals_gives_python_types() -> None:
     space = parse_space(CONDITIONAL)
     params = space.params_from_vals(
-        {"lr": 1, "layer": 0.0, "layer.filters": 8.0, "layer.kernel_size": 0}
+        {"lr": 1, "layer": 0.0, "layer.conv.filters": 8.0, "layer.conv.kernel_size": 0}
     )
     assert type(params["lr"]) is float
     assert type(params["layer"]["filters"]) is int and params["layer"]["filters"] == 8
@@ -113,49 +112,70 @@ def test_params_from_vals_gives_python_types() -> None:
 
 def test_params_from_vals_names_a_missing_or_bad_label() -> None:
     space = parse_space(CONDITIONAL)
-    with pytest.raises(ValueError, match=r"'layer\.filters'"):
-        space.params_from_vals({"lr": 0.01, "layer": 0, "layer.kernel_size": 0})
+    with pytest.raises(ValueError, match=r"'layer\.conv\.filters'"):
+        space.params_from_vals({"lr": 0.01, "layer": 0, "layer.conv.kernel_size": 0})
     with pytest.raises(ValueError, match=r"option index in 0\.\.2"):
         space.params_from_vals({"lr": 0.01, "layer": 3})
     with pytest.raises(ValueError, match="must be an integer"):
-        space.params_from_vals({"lr": 0.01, "layer": 1, "layer.units": 16.5})
+        space.params_from_vals({"lr": 0.01, "layer": 1, "layer.dense.units": 16.5})
 
 
 def test_flat_params_uses_labels_and_option_index_for_branches() -> None:
     space = parse_space(CONDITIONAL)
-    flat = space.flat_params({"lr": 0.01, "layer": 0, "layer.filters": 9, "layer.kernel_size": 1})
-    assert flat == {"lr": 0.01, "layer": 0, "layer.filters": 9, "layer.kernel_size": 5}
+    vals = {"lr": 0.01, "layer": 0, "layer.conv.filters": 9, "layer.conv.kernel_size": 1}
+    flat = space.flat_params(vals)
+    assert flat == {"lr": 0.01, "layer": 0, "layer.conv.filters": 9, "layer.conv.kernel_size": 5}
 
 
-def test_identical_definitions_in_sibling_branches_share_one_dimension() -> None:
-    units = {"type": "int", "low": 8, "high": 64}
+def test_branches_get_their_own_dimensions_named_or_numbered() -> None:
     space = parse_space(
-        {"arch": {"type": "choice", "options": [{"units": units}, {"units": dict(units), "x": 1}]}}
+        {
+            "optimizer": {
+                "type": "choice",
+                "options": [
+                    {"name": "adam", "lr": {"type": "loguniform", "low": 1e-4, "high": 1e-2}},
+                    {"name": "sgd", "lr": {"type": "loguniform", "low": 1e-3, "high": 1e-1}},
+                ],
+            },
+            "arch": {
+                "type": "choice",
+                "options": [
+                    {"units": {"type": "int", "low": 8, "high": 64}},
+                    {"units": {"type": "int", "low": 8, "high": 9}},
+                ],
+            },
+        }
     )
-    assert list(space.dimensions) == ["arch", "arch.units"]
-    arch = space.dimensions["arch"].distribution
-    assert isinstance(arch, Categorical)
-    first, second = arch.options
-    assert isinstance(first, SubSpace) and isinstance(second, SubSpace)
-    assert first.params["units"] is second.params["units"]
-    assert space.params_from_vals({"arch": 1, "arch.units": 10}) == {"arch": {"units": 10, "x": 1}}
+    assert list(space.dimensions) == [
+        "optimizer",
+        "optimizer.adam.lr",
+        "optimizer.sgd.lr",
+        "arch",
+        "arch.0.units",
+        "arch.1.units",
+    ]
+    vals = {"optimizer": 1, "optimizer.sgd.lr": 0.01, "arch": 0, "arch.0.units": 10}
+    assert space.params_from_vals(vals) == {
+        "optimizer": {"name": "sgd", "lr": 0.01},
+        "arch": {"units": 10},
+    }
 
 
-def test_different_definitions_of_one_label_name_both_paths() -> None:
+def test_two_options_of_one_name_defining_a_param_differently_is_a_duplicate_label() -> None:
     issue = only_issue(
         {
             "arch": {
                 "type": "choice",
                 "options": [
-                    {"units": {"type": "int", "low": 8, "high": 64}},
-                    {"units": {"type": "int", "low": 8, "high": 128}},
+                    {"kind": "wide", "units": {"type": "int", "low": 8, "high": 64}},
+                    {"kind": "wide", "units": {"type": "int", "low": 8, "high": 128}},
                 ],
             }
         }
     )
     assert issue.path == "$.arch.options[1].units"
-    assert "duplicate label 'arch.units'" in issue.message
-    assert "$.arch.options[0].units" in issue.message and "rename" in issue.message
+    assert "duplicate label 'arch.wide.units'" in issue.message
+    assert "$.arch.options[0].units" in issue.message and "different names" in issue.message
 
 
 def test_nested_choices_label_with_dots() -> None:
@@ -164,9 +184,9 @@ def test_nested_choices_label_with_dots() -> None:
         "options": [{"kernel": {"type": "int", "low": 1, "high": 7}}, "none"],
     }
     space = parse_space({"layer": {"type": "choice", "options": [{"block": block}]}})
-    assert "layer.block.kernel" in space.dimensions
-    params = space.params_from_vals({"layer": 0, "layer.block": 0, "layer.block.kernel": 3})
-    assert params == {"layer": {"block": {"kernel": 3}}}
+    assert "layer.0.block.0.kernel" in space.dimensions
+    vals = {"layer": 0, "layer.0.block": 0, "layer.0.block.0.kernel": 3}
+    assert space.params_from_vals(vals) == {"layer": {"block": {"kernel": 3}}}
 
 
 @pytest.mark.parametrize(
