@@ -103,6 +103,11 @@ class TPESampler(Sampler):
         if changed:
             self._trials.refresh()
 
+    @property
+    def hyperopt_state(self) -> tuple[Any, Any, dict[str, Any]]:
+        """(Domain, Trials, suggest options): to time raw tpe.suggest on the same history."""
+        return self._domain, self._trials, dict(self._suggest_options)
+
     def propose(self, number: int) -> dict[str, float | int]:
         if self._domain is None:
             return {}

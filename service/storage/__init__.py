@@ -3,6 +3,7 @@
 from service.storage.errors import ConflictError, NotFoundError, StorageError
 from service.storage.records import (
     AskResult,
+    FinishedTrial,
     ReportResult,
     StudyRecord,
     StudySpec,
@@ -23,6 +24,7 @@ class Storage(StudyStore, TrialStore, TokenStore, WorkerStore):
 __all__ = [
     "AskResult",
     "ConflictError",
+    "FinishedTrial",
     "NotFoundError",
     "Proposer",
     "ReportResult",

@@ -109,6 +109,17 @@ class TrialRecord:
     intermediate: tuple[IntermediateRecord, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class FinishedTrial:
+    """A result obtained elsewhere, imported into a study's history (warm start)."""
+
+    vals: dict[str, Any]
+    params: dict[str, Any]
+    state: Literal["complete", "pruned", "failed"]
+    value: float | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
 AskStatus = Literal["ok", "wait", "done", "paused", "stopped"]
 
 

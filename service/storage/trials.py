@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from service.storage.errors import ConflictError, NotFoundError
 from service.storage.records import (
     AskResult,
     AskStatus,
+    FinishedTrial,
     ReportResult,
     StudyRecord,
     TrialRecord,
@@ -149,6 +150,41 @@ class TrialStore(StorageCore):
                 _count_for_worker(session, told.worker_id, trial_id, failed=state == "failed")
             _complete_if_spent(session, study_id, now)
         return self.get_trial_by_id(trial_id=trial_id)
+
+    def add_trials(self, *, study_name: str, trials: Sequence[FinishedTrial]) -> list[int]:
+        """Append finished trials to a study's history; they count toward max_trials.
+
+        Values are checked like told ones (a non-finite value fails the trial)."""
+        now = utcnow()
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            stamp = lock_study(session, study_id)
+            study = session.get_one(Study, study_id, populate_existing=True)
+            first = study.trial_counter + 1
+            rows = []
+            for number, finished in enumerate(trials, start=first):
+                state, value, error = _sanitize_tell(finished.state, finished.value, None)
+                rows.append(
+                    {
+                        "study_id": study_id,
+                        "number": number,
+                        "state": state,
+                        "vals": finished.vals,
+                        "params": finished.params,
+                        "value": value,
+                        "metrics": finite_json(finished.metrics),
+                        "error": error,
+                        "attempt": 0,
+                        "expirations": 0,
+                        "change_seq": stamp,
+                        "created_at": now,
+                        "finished_at": now,
+                    }
+                )
+            if rows:
+                session.execute(insert(Trial), rows)
+            study.trial_counter = first + len(rows) - 1
+        return list(range(first, first + len(rows)))
 
     def release(self, *, trial_id: int, attempt: int) -> TrialRecord:
         """A worker hands its trial back (shutdown): it is queued again with the same params,

@@ -231,3 +231,25 @@ def test_stale_attempt_cannot_prune_a_re_leased_trial(storage: Storage, pool: Sa
     # A full result from the old attempt is still kept: the first complete result wins.
     told = storage.tell(trial_id=trial.id, state="complete", value=0.3, attempt=1)
     assert told.state == "complete"
+
+
+def test_added_trials_join_the_history(storage: Storage, pool: SamplerPool) -> None:
+    from service.algorithms import RandomSampler
+    from service.space import parse_space
+    from service.storage import FinishedTrial
+
+    spec = study_spec(max_trials=30, max_parallel=1)
+    storage.create_study(spec=spec)
+    space = parse_space(spec.space)
+    sampler = RandomSampler(space, seed=1)
+    imported = []
+    for number in range(1, 11):
+        vals = sampler.propose(number)
+        params = space.params_from_vals(vals)
+        value = math.nan if number == 10 else quadratic(params)
+        imported.append(FinishedTrial(vals, params, "complete", value))
+    assert storage.add_trials(study_name="study", trials=imported) == list(range(1, 11))
+    study = storage.get_study(name="study")
+    assert study.counts == {"complete": 9, "failed": 1} and study.trial_counter == 10
+    asked = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert asked and asked.number == 11
