@@ -1,0 +1,117 @@
+"""The daemon in burst mode against a real server, training real tiny models."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import keras
+import pytest
+
+from tests.worker.conftest import study
+from worker.client import ParzenClient
+from worker.daemon import Daemon
+
+MLP_SPACE = {
+    "layers": {"type": "int", "low": 1, "high": 2},
+    "units": {"type": "int", "low": 16, "high": 64, "log": True},
+    "activation": {"type": "choice", "options": ["relu", "elu", "selu"]},
+    "residual": {"type": "choice", "options": [True, False]},
+    "batch_norm": {"type": "choice", "options": [True, False]},
+    "dropout": {"type": "uniform", "low": 0.0, "high": 0.3},
+    "learning_rate": {"type": "loguniform", "low": 1e-3, "high": 1e-2},
+}
+CONV_SPACE = {
+    "conv": {"type": "choice", "options": ["conv", "separable"]},
+    "blocks": {"type": "int", "low": 1, "high": 2},
+    "filters": {"type": "int", "low": 8, "high": 16},
+    "kernel_size": {"type": "choice", "options": [3]},
+    "residual": {"type": "choice", "options": [True, False]},
+    "batch_norm": True,
+    "learning_rate": {"type": "loguniform", "low": 1e-3, "high": 1e-2},
+}
+
+
+def _assert_study_trained(api: ParzenClient, name: str, trials: int, metric: str) -> None:
+    summary = api.get_study(name)
+    assert summary["state"] == "complete"
+    assert summary["counts"] == {"complete": trials}
+    for number in range(1, trials + 1):
+        trial = api.trial(name, number)
+        steps = [v["step"] for v in trial["intermediate"]]
+        assert steps == list(range(1, len(steps) + 1)) and steps
+        assert metric in trial["intermediate"][0]["values"]
+        best = trial["metrics"]["best_epoch"]
+        assert trial["value"] == pytest.approx(trial["intermediate"][best - 1]["values"][metric])
+        assert Path(trial["metrics"]["artifact"]).exists()
+
+
+def test_mlp_study_on_flat_digits(api: ParzenClient, run_daemon: Callable[..., Daemon]) -> None:
+    api.create_study(study("mlp", "mlp", "digits_flat", MLP_SPACE))
+    daemon = run_daemon()
+    assert daemon.counts == {"complete": 2}
+    _assert_study_trained(api, "mlp", 2, "val_accuracy")
+    worker = api.workers()[0]
+    assert worker["trials_done"] == 2 and "mlp" in worker["builders"]
+
+
+def test_convnet_study_on_digit_images(
+    api: ParzenClient, run_daemon: Callable[..., Daemon]
+) -> None:
+    api.create_study(study("conv", "convnet", "digits", CONV_SPACE))
+    run_daemon()
+    _assert_study_trained(api, "conv", 2, "val_accuracy")
+    best = api.best_trial("conv")
+    model = keras.models.load_model(best["metrics"]["artifact"])
+    assert model.output_shape == (None, 10)
+
+
+def test_example_plugin_multi_output_model_on_one_head(
+    api: ParzenClient, run_daemon: Callable[..., Daemon]
+) -> None:
+    space = {
+        "units": {"type": "int", "low": 16, "high": 32},
+        "learning_rate": {"type": "loguniform", "low": 1e-3, "high": 1e-2},
+    }
+    api.create_study(
+        study("two", "two_tower", "digits_two_view", space, metric="val_digit_accuracy")
+    )
+    run_daemon()
+    _assert_study_trained(api, "two", 2, "val_digit_accuracy")
+    assert "val_parity_accuracy" in api.trial("two", 1)["metrics"]
+
+
+def test_failing_builder_is_told_and_the_study_given_up(
+    api: ParzenClient, run_daemon: Callable[..., Daemon]
+) -> None:
+    body = study("broken", "broken", "digits_flat", {"x": {"type": "uniform", "low": 0, "high": 1}})
+    body["budget"] = {"max_trials": 10, "max_parallel": 1}
+    api.create_study(body)
+    daemon = run_daemon(modules=("tests.worker.plugins",), max_failures=3)
+    assert daemon.counts == {"failed": 3}
+    failed = api.trials("broken", state=["failed"])
+    assert failed["count"] == 3
+    error = api.trial("broken", 1)["error"]
+    assert "deliberately broken" in error and "Traceback" in error
+    assert api.get_study("broken")["state"] == "running"  # the study itself goes on
+
+
+def test_nan_loss_fails_the_trial(api: ParzenClient, run_daemon: Callable[..., Daemon]) -> None:
+    space = {"learning_rate": 1e12, "optimizer": "sgd", "units": 32}
+    body = study("nan", "mlp", "regression", space, metric="val_loss", direction="minimize")
+    body["budget"] = {"max_trials": 1, "max_parallel": 1}
+    api.create_study(body)
+    run_daemon()
+    trial = api.trial("nan", 1)
+    assert trial["state"] == "failed"
+    assert re.match(r"loss became (nan|inf) at epoch \d", trial["error"])
+
+
+def test_unknown_builder_is_never_handed_out(
+    api: ParzenClient, run_daemon: Callable[..., Daemon]
+) -> None:
+    api.create_study(study("ghost", "no_such_builder", "digits", MLP_SPACE))
+    daemon = run_daemon()
+    assert not daemon.counts
+    assert api.get_study("ghost")["trials_created"] == 0

@@ -1,0 +1,42 @@
+"""The little that depends on which Keras backend runs: device setup, state reset, OOM."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import re
+
+import keras
+
+logger = logging.getLogger(__name__)
+
+_OOM_TEXT = re.compile(r"out of memory|\bOOM\b|RESOURCE_EXHAUSTED", re.IGNORECASE)
+_OOM_TYPES = frozenset({"ResourceExhaustedError", "OutOfMemoryError", "MemoryError"})
+
+
+def configure_devices() -> None:
+    """Let TensorFlow grow GPU memory as needed instead of taking it all at start.
+
+    Call once, before the first model is built; other backends need nothing here.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError as exc:  # the device was initialized before this call
+            logger.warning("cannot enable memory growth on %s: %s", gpu.name, exc)
+
+
+def reset_keras_state() -> None:
+    """Drop the models, graphs and layer names of earlier trials, and free their memory."""
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for an accelerator or host out-of-memory error on any backend."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & _OOM_TYPES) or bool(_OOM_TEXT.search(str(exc)))

@@ -1,0 +1,255 @@
+"""HTTP client of the Parzen service: the user's Python SDK and the worker's transport.
+
+Connection errors and 5xx answers are retried with exponential backoff (tenacity), so a
+worker rides out a server restart. Reports and tells are idempotent on the server, so a
+retry after a lost answer is harmless; a retried ask may lease a second trial, whose lease
+then runs out and puts it back in the queue, so nothing is lost either.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+import httpx
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
+
+AskStatus = Literal["ok", "wait", "done", "paused", "stopped"]
+
+
+class ParzenError(Exception):
+    """The server refused a request (4xx); `detail` says what to fix."""
+
+    def __init__(self, status_code: int, detail: Any) -> None:
+        super().__init__(f"{status_code}: {_detail_text(detail)}")
+        self.status_code = status_code
+        self.detail = detail
+
+
+class _ServerUnavailable(Exception):
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"{response.status_code} from {response.request.url}")
+
+
+@dataclass(frozen=True)
+class Trial:
+    id: int
+    study: str
+    number: int
+    attempt: int
+    params: dict[str, Any]
+    metric: str
+    direction: str
+    objective: dict[str, Any] = field(default_factory=dict)
+    lease_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class Ask:
+    status: AskStatus
+    reason: str
+    trial: Trial | None
+
+
+class ParzenClient:
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        retry_seconds: float = 120.0,
+    ) -> None:
+        url = url or os.environ.get("PARZEN_URL", "http://127.0.0.1:8000")
+        token = token or os.environ.get("PARZEN_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url + "/api/v1", headers=headers, timeout=timeout)
+        self._retry_seconds = retry_seconds
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ParzenClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Studies
+    def create_study(self, spec: dict[str, Any]) -> dict[str, Any]:
+        return self._json("POST", "/studies", json=spec)
+
+    def list_studies(self, *, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+        return self._json("GET", "/studies", params={"offset": offset, "limit": limit})
+
+    def get_study(self, name: str) -> dict[str, Any]:
+        return self._json("GET", f"/studies/{name}")
+
+    def delete_study(self, name: str) -> None:
+        self._call("DELETE", f"/studies/{name}")
+
+    def pause_study(self, name: str) -> dict[str, Any]:
+        return self._json("POST", f"/studies/{name}/pause")
+
+    def resume_study(self, name: str) -> dict[str, Any]:
+        return self._json("POST", f"/studies/{name}/resume")
+
+    def stop_study(self, name: str) -> dict[str, Any]:
+        return self._json("POST", f"/studies/{name}/stop")
+
+    # Trials
+    def ask(self, study: str, *, worker_id: str | None = None) -> Ask:
+        return _ask(self._call("POST", f"/studies/{study}/ask", json={"worker_id": worker_id}))
+
+    def report(
+        self, trial_id: int, step: int, values: dict[str, float], *, attempt: int | None = None
+    ) -> bool:
+        """Send one step's metrics; True means stop training (pruned or taken away)."""
+        body = {"step": step, "values": _finite(values), "attempt": attempt}
+        return bool(self._call("POST", f"/trials/{trial_id}/report", json=body)["should_stop"])
+
+    def heartbeat(self, trial_id: int, *, attempt: int | None = None) -> bool:
+        body = {"attempt": attempt}
+        return bool(self._call("POST", f"/trials/{trial_id}/heartbeat", json=body)["should_stop"])
+
+    def tell(
+        self,
+        trial_id: int,
+        state: Literal["complete", "pruned", "failed"],
+        value: float | None = None,
+        *,
+        metrics: dict[str, Any] | None = None,
+        error: str | None = None,
+        attempt: int | None = None,
+    ) -> dict[str, Any]:
+        if value is not None and not math.isfinite(value):
+            # JSON has no NaN: say so in words, and the server fails the trial.
+            state, error, value = "failed", f"objective value is {value}", None
+        body = {
+            "state": state,
+            "value": value,
+            "metrics": _finite(metrics or {}),
+            "error": error,
+            "attempt": attempt,
+        }
+        return self._json("POST", f"/trials/{trial_id}/tell", json=body)
+
+    def release(self, trial_id: int, *, attempt: int) -> dict[str, Any]:
+        """Hand a trial back to the queue without using up an attempt."""
+        return self._json("POST", f"/trials/{trial_id}/release", json={"attempt": attempt})
+
+    def trials(
+        self,
+        study: str,
+        *,
+        state: list[str] | None = None,
+        order: str = "number",
+        offset: int = 0,
+        limit: int = 100,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"order": order, "offset": offset, "limit": limit}
+        if state:
+            params["state"] = state
+        return self._json("GET", f"/studies/{study}/trials", params=params)
+
+    def trial(self, study: str, number: int) -> dict[str, Any]:
+        return self._json("GET", f"/studies/{study}/trials/{number}")
+
+    def best_trial(self, study: str) -> dict[str, Any]:
+        return self._json("GET", f"/studies/{study}/best")
+
+    # Tokens and workers
+    def create_token(self, role: str, name: str = "") -> dict[str, Any]:
+        return self._json("POST", "/tokens", json={"role": role, "name": name})
+
+    def register_worker(
+        self,
+        *,
+        host: str,
+        pid: int | None,
+        gpu: str | None,
+        builders: list[str],
+        datasets: list[str],
+    ) -> dict[str, Any]:
+        body = {"host": host, "pid": pid, "gpu": gpu, "builders": builders, "datasets": datasets}
+        return self._json("POST", "/workers", json=body)
+
+    def lease(self, worker_id: str, *, exclude: list[str] | None = None) -> Ask:
+        body = {"exclude": exclude or []}
+        return _ask(self._call("POST", f"/workers/{worker_id}/lease", json=body))
+
+    def workers(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self._call("GET", "/workers"))
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return cast(dict[str, Any], self._call(method, path, **kwargs))
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        retrying = Retrying(
+            retry=retry_if_exception(_transient),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
+            stop=stop_after_delay(self._retry_seconds),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                response = self._http.request(method, path, **kwargs)
+                if response.status_code >= 500:
+                    raise _ServerUnavailable(response)
+        if response.status_code >= 400:
+            raise ParzenError(response.status_code, _json_or_text(response))
+        return response.json() if response.content else None  # JSON: typed by each caller
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, httpx.TransportError | _ServerUnavailable)
+
+
+def _ask(body: dict[str, Any]) -> Ask:
+    raw = body.get("trial")
+    trial = None
+    if raw is not None:
+        trial = Trial(
+            id=raw["id"],
+            study=raw["study"],
+            number=raw["number"],
+            attempt=raw["attempt"],
+            params=raw["params"],
+            metric=raw["metric"],
+            direction=raw["direction"],
+            objective=raw["objective"],
+            lease_seconds=raw["lease_seconds"],
+        )
+    return Ask(status=body["status"], reason=body.get("reason", ""), trial=trial)
+
+
+def _finite(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()
+    }
+
+
+def _json_or_text(response: httpx.Response) -> Any:
+    try:
+        return response.json().get("detail", response.text)
+    except ValueError:
+        return response.text
+
+
+def _detail_text(detail: Any) -> str:
+    if isinstance(detail, list):
+        return "; ".join(
+            f"{d.get('path') or '.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}"
+            if isinstance(d, dict)
+            else str(d)
+            for d in detail
+        )
+    return str(detail)

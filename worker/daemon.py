@@ -1,0 +1,276 @@
+"""The worker daemon: lease a trial, train it, report every epoch, tell the result, repeat.
+
+One process per GPU (see worker/launcher.py). The loop is short on purpose:
+
+    while not stopping:
+        ask = client.lease(worker_id)
+        ok -> run the trial; wait -> sleep; done -> exit in burst mode, else sleep
+
+A failed trial is told and the loop goes on; a study that fails `max_failures` trials in a
+row is no longer leased by this worker. On SIGTERM (or Ctrl-C) the current epoch finishes,
+the trial is handed back to the queue and the daemon exits; a second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Literal
+
+import psutil
+
+from worker.client import ParzenClient, ParzenError, Trial
+
+if TYPE_CHECKING:
+    from worker.registry import Registry
+
+log = logging.getLogger("parzen.worker")
+
+Outcome = Literal["complete", "pruned", "failed", "released", "lost"]
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    url: str
+    token: str | None = None
+    burst: bool = False
+    modules: tuple[str, ...] = ()
+    artifact_dir: Path = Path("artifacts/worker")
+    tensorboard_dir: Path | None = None
+    poll_seconds: float = 2.0
+    max_failures: int = 3
+    gpu: str | None = None
+    retry_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class TrialTiming:
+    """Where a trial's time went, for bench/worker_overhead.py."""
+
+    number: int
+    outcome: Outcome
+    lease_seconds: float  # asking the server for this trial
+    total_seconds: float  # from asking to told, lease included
+    fit_seconds: float  # inside model.fit, our callbacks included
+    callback_seconds: float  # of fit_seconds: reporting and checkpoint saving
+    rss_bytes: int  # resident memory after the trial
+
+    @property
+    def overhead_seconds(self) -> float:
+        """Everything but the training itself: lease, build, reports, saving, tell."""
+        return self.total_seconds - (self.fit_seconds - self.callback_seconds)
+
+
+@dataclass
+class _Reporter:
+    """Posts each epoch's logs; says stop when the server does or when we are shutting down."""
+
+    client: ParzenClient
+    trial: Trial
+    shutdown: threading.Event
+    stopped_by: Literal["", "server", "shutdown"] = ""
+
+    def report(self, step: int, values: Mapping[str, float]) -> bool:
+        if self.shutdown.is_set():
+            self.stopped_by = "shutdown"
+            return True
+        if self.client.report(self.trial.id, step, dict(values), attempt=self.trial.attempt):
+            self.stopped_by = "server"
+            return True
+        return False
+
+
+class _Heartbeat:
+    """Keeps the lease alive through epochs longer than the lease."""
+
+    def __init__(self, client: ParzenClient, trial: Trial) -> None:
+        self._client, self._trial = client, trial
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        interval = max(self._trial.lease_seconds / 3, 0.5)
+        while not self._done.wait(interval):
+            try:
+                self._client.heartbeat(self._trial.id, attempt=self._trial.attempt)
+            except Exception:  # the next epoch report retries; a beat is best effort
+                log.warning("heartbeat for trial %s failed", self._trial.id, exc_info=True)
+
+
+@dataclass
+class Daemon:
+    config: DaemonConfig
+    client: ParzenClient | None = None
+    registry: Registry | None = None
+    worker_id: str = ""
+    counts: Counter[str] = field(default_factory=Counter)
+    timings: list[TrialTiming] = field(default_factory=list)
+    _shutdown: threading.Event = field(default_factory=threading.Event)
+    _failures_in_a_row: Counter[str] = field(default_factory=Counter)
+    _given_up: dict[str, str] = field(default_factory=dict)
+
+    def run(self) -> int:
+        from worker.backend import configure_devices
+        from worker.registry import Registry
+
+        self._install_signal_handlers()
+        configure_devices()
+        self.registry = self.registry or Registry.default(self.config.modules)
+        self.client = self.client or ParzenClient(
+            self.config.url, self.config.token, retry_seconds=self.config.retry_seconds
+        )
+        self.worker_id = self._register()
+        log.info("worker %s serving %s", self.worker_id, self.config.url)
+        while not self._shutdown.is_set():
+            asked = time.perf_counter()
+            ask = self.client.lease(self.worker_id, exclude=sorted(self._given_up))
+            if ask.trial is not None:
+                self._run_trial(ask.trial, asked)
+            elif ask.status == "done" and self.config.burst:
+                log.info("no work left: %s", ask.reason)
+                break
+            else:
+                self._shutdown.wait(self.config.poll_seconds)
+        log.info("worker %s exits: %s", self.worker_id, dict(self.counts) or "no trials")
+        return 0
+
+    def stop(self) -> None:
+        """Finish the current epoch, hand the trial back, exit (what SIGTERM does)."""
+        self._shutdown.set()
+
+    def _register(self) -> str:
+        assert self.client is not None and self.registry is not None
+        worker = self.client.register_worker(
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            gpu=self.config.gpu,
+            builders=self.registry.builder_names(),
+            datasets=self.registry.dataset_names(),
+        )
+        return str(worker["id"])
+
+    def _run_trial(self, trial: Trial, asked: float) -> None:
+        started = time.perf_counter()
+        outcome, fit_seconds, callback_seconds = self._train_and_tell(trial)
+        self.counts[outcome] += 1
+        rss = psutil.Process().memory_info().rss
+        total = time.perf_counter() - asked
+        self.timings.append(
+            TrialTiming(
+                trial.number, outcome, started - asked, total, fit_seconds, callback_seconds, rss
+            )
+        )
+        log.info("trial %s #%d: %s in %.1f s", trial.study, trial.number, outcome, total)
+        self._count_failure(trial.study, outcome)
+
+    def _train_and_tell(self, trial: Trial) -> tuple[Outcome, float, float]:
+        from worker.callbacks import TrialFailed
+        from worker.trainer import Objective, train_trial
+
+        assert self.client is not None and self.registry is not None
+        reporter = _Reporter(self.client, trial, self._shutdown)
+        try:
+            objective = Objective.from_dict(
+                {k: v for k, v in trial.objective.items() if v is not None},
+                metric=trial.metric,
+                direction="maximize" if trial.direction == "maximize" else "minimize",
+            )
+            data = self.registry.load_search(objective.dataset, objective.split)
+            builder = self.registry.builder(objective.builder)
+            with _Heartbeat(self.client, trial):
+                result = train_trial(
+                    params=trial.params,
+                    objective=objective,
+                    data=data,
+                    builder=builder,
+                    reporter=reporter,
+                    artifact_dir=self._trial_dir(self.config.artifact_dir, trial),
+                    log_dir=self._tensorboard_dir(trial, objective.tensorboard),
+                )
+        except TrialFailed as exc:
+            return self._tell_failed(trial, str(exc), exc.traceback), 0.0, 0.0
+        except Exception as exc:
+            return self._tell_failed(trial, f"{type(exc).__name__}: {exc}", None), 0.0, 0.0
+        if reporter.stopped_by == "shutdown":
+            self.client.release(trial.id, attempt=trial.attempt)
+            return "released", result.fit_seconds, result.callback_seconds
+        metrics: dict[str, object] = {
+            **result.metrics,
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            "fit_seconds": result.fit_seconds,
+            "artifact": str(result.artifact) if result.artifact else None,
+        }
+        state: Literal["complete", "pruned"] = "pruned" if result.pruned else "complete"
+        try:
+            self.client.tell(trial.id, state, result.value, metrics=metrics, attempt=trial.attempt)
+        except ParzenError as exc:
+            if exc.status_code != 409:
+                raise
+            log.warning("trial %s #%d was taken away: %s", trial.study, trial.number, exc)
+            return "lost", result.fit_seconds, result.callback_seconds
+        return state, result.fit_seconds, result.callback_seconds
+
+    def _tell_failed(self, trial: Trial, message: str, details: str | None) -> Outcome:
+        assert self.client is not None
+        error = message + "\n\n" + (details or traceback.format_exc())
+        log.warning("trial %s #%d failed: %s", trial.study, trial.number, message)
+        try:
+            self.client.tell(trial.id, "failed", error=error[-50_000:], attempt=trial.attempt)
+        except ParzenError as exc:
+            if exc.status_code != 409:
+                raise
+            return "lost"
+        return "failed"
+
+    def _count_failure(self, study: str, outcome: Outcome) -> None:
+        if outcome != "failed":
+            self._failures_in_a_row[study] = 0
+            return
+        self._failures_in_a_row[study] += 1
+        if self._failures_in_a_row[study] >= self.config.max_failures:
+            reason = f"{self.config.max_failures} trials failed in a row"
+            self._given_up[study] = reason
+            log.error("worker stops leasing study %s: %s (see the trials' errors)", study, reason)
+
+    @staticmethod
+    def _trial_dir(root: Path, trial: Trial) -> Path:
+        return root / trial.study / f"trial-{trial.number}-attempt-{trial.attempt}"
+
+    def _tensorboard_dir(self, trial: Trial, wanted: bool) -> Path | None:
+        if not wanted:
+            return None
+        root = self.config.tensorboard_dir or self.config.artifact_dir / "tensorboard"
+        return self._trial_dir(root, trial)
+
+    def _install_signal_handlers(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # an in-process daemon (tests, benchmarks) is stopped with stop()
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            if self._shutdown.is_set():
+                log.warning("second signal: exiting now")
+                os._exit(128 + signum)
+            log.warning("signal %d: finishing this epoch, handing the trial back", signum)
+            self._shutdown.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
