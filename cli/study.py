@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,6 +10,7 @@ import typer
 from rich.table import Table
 
 from cli.common import DEFAULT_URL, TokenOption, UrlOption, client, console, load_document
+from cli.report import print_report
 
 app = typer.Typer(help="Create and inspect studies.", no_args_is_help=True)
 
@@ -99,6 +101,39 @@ def _state_command(action: str) -> None:
 
 for _action in ("pause", "resume", "stop"):
     _state_command(_action)
+
+
+@app.command()
+def finalize(
+    name: str,
+    top_k: Annotated[int, typer.Option(help="Candidates: the best by validation.")] = 5,
+    mode: Annotated[str, typer.Option(help="checkpoint or retrain.")] = "checkpoint",
+    rescore: Annotated[str, typer.Option(help="auto, kfold or none.")] = "auto",
+    override: Annotated[bool, typer.Option(help="Past the test budget (audited).")] = False,
+    wait: Annotated[bool, typer.Option(help="Wait for a worker to finish the job.")] = True,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+) -> None:
+    """Evaluate the top trials once on the sealed test split; print the report."""
+    with client(url, token) as api:
+        job = api.finalize(name, top_k=top_k, mode=mode, rescore=rescore, override=override)
+        console.print(f"finalization {job['id']} of {name} queued: trials {job['candidates']}")
+        while wait:
+            state = next(f for f in api.test_report(name)["finalizations"] if f["id"] == job["id"])
+            if state["state"] == "failed":
+                console.print(f"[red]finalization failed[/red]: {state['error']}")
+                raise typer.Exit(1)
+            if state["state"] == "complete":
+                break
+            time.sleep(1)
+        print_report(console, name, api.test_report(name))
+
+
+@app.command()
+def report(name: str, url: UrlOption = DEFAULT_URL, token: TokenOption = None) -> None:
+    """The sealed test report and every access to the test split."""
+    with client(url, token) as api:
+        print_report(console, name, api.test_report(name))
 
 
 @app.command()

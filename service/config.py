@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds between sweeps that requeue trials with expired leases."
     )
     artifact_dir: Path = Field(Path("artifacts"), description="Directory of the artifact store.")
+    test_budget: int = Field(
+        3, ge=1, description="Uses of a study's test split before finalizing needs an override."
+    )
 
     @model_validator(mode="after")
     def _refuse_open_server(self) -> Settings:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.artifacts import ArtifactStore
 from service.config import Settings
 from service.db.base import utcnow
 from service.proposals import SamplerPool
@@ -25,6 +26,11 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def get_artifacts(request: Request) -> ArtifactStore:
+    store: ArtifactStore = request.app.state.artifacts
+    return store
+
+
 def get_samplers(request: Request) -> SamplerPool:
     pool: SamplerPool = request.app.state.samplers
     return pool
@@ -33,6 +39,7 @@ def get_samplers(request: Request) -> SamplerPool:
 StorageDep = Annotated[Storage, Depends(get_storage)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SamplersDep = Annotated[SamplerPool, Depends(get_samplers)]
+ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `parzen token create`.")
 LOCAL_TOKEN = TokenRecord(

@@ -12,7 +12,8 @@ from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service.api import studies, tokens, trials, workers
+from service.api import artifacts, finalizations, studies, tokens, trials, workers
+from service.artifacts import ArtifactStore
 from service.config import Settings, get_settings
 from service.db.engine import make_engine
 from service.proposals import SamplerPool
@@ -46,9 +47,10 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.state.settings = settings
     app.state.storage = storage
     app.state.samplers = SamplerPool()
+    app.state.artifacts = ArtifactStore(settings.artifact_dir)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (studies, trials, tokens, workers):
+    for module in (studies, trials, tokens, workers, finalizations, artifacts):
         api.include_router(module.router)
     app.include_router(api)
 
@@ -73,6 +75,7 @@ async def _reap_leases(storage: Storage, interval: float) -> None:
         await asyncio.sleep(interval)
         try:
             expired = await run_in_threadpool(storage.expire_leases)
+            expired += await run_in_threadpool(storage.expire_finalizations)
         except Exception:  # the next sweep retries; a failed sweep must not kill the server
             log.exception("lease sweep failed")
             continue

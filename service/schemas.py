@@ -117,6 +117,7 @@ class TrialPublic(BaseModel):
     worker_id: str | None
     lease_expires_at: datetime | None
     last_step: int | None
+    artifact: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -151,6 +152,7 @@ class AskResponse(BaseModel):
     )
     reason: str = ""
     trial: LeasedTrial | None = None
+    evaluation: EvaluationJob | None = None
 
 
 class ReportRequest(Strict):
@@ -224,3 +226,77 @@ class WorkerPublic(BaseModel):
     trials_done: int
     trials_failed: int
     state: str
+
+
+class FinalizeRequest(Strict):
+    top_k: int = Field(5, ge=1, le=50, description="Candidates: the best by validation.")
+    mode: Literal["checkpoint", "retrain"] = Field(
+        "checkpoint",
+        description="Evaluate each candidate's best-epoch checkpoint, or retrain it on "
+        "train+validation for its best epoch count.",
+    )
+    rescore: Literal["auto", "kfold", "none"] = Field(
+        "auto",
+        description="Re-score the candidates by k-fold before the pick (against the winner's "
+        "curse); auto = when the validation split has fewer than 1,000 rows.",
+    )
+    override: bool = Field(False, description="Use the test split past its budget (audited).")
+
+
+class FinalizationPublic(BaseModel):
+    id: int
+    study: str
+    state: str
+    top_k: int
+    mode: str
+    rescore: str
+    requested_by: str
+    override: bool
+    worker_id: str | None
+    candidates: list[int] = Field(description="Trial numbers, best validation value first.")
+    report: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class TestAccessPublic(BaseModel):
+    __test__ = False  # not a pytest class
+
+    kind: str
+    actor: str
+    finalization_id: int
+    trial_numbers: list[int]
+    override: bool
+    created_at: datetime
+
+
+class StudyReportPublic(BaseModel):
+    study: str
+    report: dict[str, Any] | None = Field(description="Of the latest complete finalization.")
+    test_uses: int
+    test_budget: int
+    finalizations: list[FinalizationPublic]
+    accesses: list[TestAccessPublic]
+
+
+class EvaluationJob(BaseModel):
+    """A finalization handed to a worker: the candidates and how to evaluate them."""
+
+    id: int
+    study: str
+    mode: str
+    rescore: str
+    metric: str
+    direction: str
+    objective: dict[str, Any]
+    lease_seconds: float
+    candidates: list[dict[str, Any]]
+
+
+class FinishRequest(Strict):
+    report: dict[str, Any] | None = None
+    error: str | None = Field(None, max_length=100_000)
+
+
+AskResponse.model_rebuild()

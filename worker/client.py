@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, cast
 
 import httpx
@@ -56,6 +57,7 @@ class Ask:
     status: AskStatus
     reason: str
     trial: Trial | None
+    evaluation: dict[str, Any] | None = None  # a finalization job (sealed test evaluation)
 
 
 class ParzenClient:
@@ -166,6 +168,48 @@ class ParzenClient:
     def best_trial(self, study: str) -> dict[str, Any]:
         return self._json("GET", f"/studies/{study}/best")
 
+    # Artifacts and the sealed test step
+    def upload_artifact(self, trial_id: int, path: Path) -> None:
+        """Store a trial's checkpoint on the server, so that any node can evaluate it."""
+        self._call("PUT", f"/trials/{trial_id}/artifact", content=path.read_bytes())
+
+    def download_artifact(self, trial_id: int, target: Path) -> Path:
+        response = self._call_raw("GET", f"/trials/{trial_id}/artifact")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(response.content)
+        return target
+
+    def finalize(
+        self,
+        study: str,
+        *,
+        top_k: int = 5,
+        mode: str = "checkpoint",
+        rescore: str = "auto",
+        override: bool = False,
+    ) -> dict[str, Any]:
+        body = {"top_k": top_k, "mode": mode, "rescore": rescore, "override": override}
+        return self._json("POST", f"/studies/{study}/finalize", json=body)
+
+    def test_report(self, study: str) -> dict[str, Any]:
+        """The sealed test report, every finalization and every access to the test split."""
+        return self._json("GET", f"/studies/{study}/report")
+
+    def evaluation_heartbeat(self, finalization_id: int) -> bool:
+        return bool(
+            self._json("POST", f"/finalizations/{finalization_id}/heartbeat")["should_stop"]
+        )
+
+    def finish_evaluation(
+        self,
+        finalization_id: int,
+        *,
+        report: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> dict[str, Any]:
+        body = {"report": report, "error": error}
+        return self._json("POST", f"/finalizations/{finalization_id}/finish", json=body)
+
     # Tokens and workers
     def create_token(self, role: str, name: str = "") -> dict[str, Any]:
         return self._json("POST", "/tokens", json={"role": role, "name": name})
@@ -193,6 +237,10 @@ class ParzenClient:
         return cast(dict[str, Any], self._call(method, path, **kwargs))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._call_raw(method, path, **kwargs)
+        return response.json() if response.content else None  # JSON: typed by each caller
+
+    def _call_raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         retrying = Retrying(
             retry=retry_if_exception(_transient),
             wait=wait_exponential_jitter(multiplier=0.2, max=10),
@@ -206,7 +254,7 @@ class ParzenClient:
                     raise _ServerUnavailable(response)
         if response.status_code >= 400:
             raise ParzenError(response.status_code, _json_or_text(response))
-        return response.json() if response.content else None  # JSON: typed by each caller
+        return response
 
 
 def _transient(exc: BaseException) -> bool:
@@ -228,7 +276,12 @@ def _ask(body: dict[str, Any]) -> Ask:
             objective=raw["objective"],
             lease_seconds=raw["lease_seconds"],
         )
-    return Ask(status=body["status"], reason=body.get("reason", ""), trial=trial)
+    return Ask(
+        status=body["status"],
+        reason=body.get("reason", ""),
+        trial=trial,
+        evaluation=body.get("evaluation"),
+    )
 
 
 def _finite(values: dict[str, Any]) -> dict[str, Any]:

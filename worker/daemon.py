@@ -21,11 +21,11 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import psutil
 
@@ -91,10 +91,10 @@ class _Reporter:
 
 
 class _Heartbeat:
-    """Keeps the lease alive through epochs longer than the lease."""
+    """Keeps a lease alive through epochs (or evaluations) longer than the lease."""
 
-    def __init__(self, client: ParzenClient, trial: Trial) -> None:
-        self._client, self._trial = client, trial
+    def __init__(self, beat: Callable[[], object], lease_seconds: float) -> None:
+        self._beat_once, self._interval = beat, max(lease_seconds / 3, 0.5)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
 
@@ -107,12 +107,11 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
     def _beat(self) -> None:
-        interval = max(self._trial.lease_seconds / 3, 0.5)
-        while not self._done.wait(interval):
+        while not self._done.wait(self._interval):
             try:
-                self._client.heartbeat(self._trial.id, attempt=self._trial.attempt)
-            except Exception:  # the next epoch report retries; a beat is best effort
-                log.warning("heartbeat for trial %s failed", self._trial.id, exc_info=True)
+                self._beat_once()
+            except Exception:  # the next report retries; a beat is best effort
+                log.warning("heartbeat failed", exc_info=True)
 
 
 @dataclass
@@ -144,6 +143,8 @@ class Daemon:
             ask = self.client.lease(self.worker_id, exclude=sorted(self._given_up))
             if ask.trial is not None:
                 self._run_trial(ask.trial, asked)
+            elif ask.evaluation is not None:
+                self._run_evaluation(ask.evaluation)
             elif ask.status == "done" and self.config.burst:
                 log.info("no work left: %s", ask.reason)
                 break
@@ -195,7 +196,11 @@ class Daemon:
             )
             data = self.registry.load_search(objective.dataset, objective.split)
             builder = self.registry.builder(objective.builder)
-            with _Heartbeat(self.client, trial):
+            client = self.client
+            beat = _Heartbeat(
+                lambda: client.heartbeat(trial.id, attempt=trial.attempt), trial.lease_seconds
+            )
+            with beat:
                 result = train_trial(
                     params=trial.params,
                     objective=objective,
@@ -221,6 +226,9 @@ class Daemon:
         }
         state: Literal["complete", "pruned"] = "pruned" if result.pruned else "complete"
         try:
+            if state == "complete" and result.artifact is not None:
+                # Before the tell: a complete trial's checkpoint is there for finalization.
+                self.client.upload_artifact(trial.id, result.artifact)
             self.client.tell(trial.id, state, result.value, metrics=metrics, attempt=trial.attempt)
         except ParzenError as exc:
             if exc.status_code != 409:
@@ -228,6 +236,29 @@ class Daemon:
             log.warning("trial %s #%d was taken away: %s", trial.study, trial.number, exc)
             return "lost", result.fit_seconds, result.callback_seconds
         return state, result.fit_seconds, result.callback_seconds
+
+    def _run_evaluation(self, job: dict[str, Any]) -> None:
+        """A finalization: score the candidates on the sealed test split (worker/evaluation)."""
+        from worker.evaluation import evaluate
+
+        assert self.client is not None and self.registry is not None
+        client, cache = self.client, self.config.artifact_dir / "evaluations" / str(job["id"])
+        log.info("finalizing study %s: %d candidates", job["study"], len(job["candidates"]))
+        try:
+            with _Heartbeat(lambda: client.evaluation_heartbeat(job["id"]), job["lease_seconds"]):
+                report = evaluate(
+                    job,
+                    registry=self.registry,
+                    fetch_model=lambda tid: client.download_artifact(tid, cache / f"{tid}.keras"),
+                )
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+            log.warning("finalization %s failed: %s", job["id"], exc)
+            client.finish_evaluation(job["id"], error=error[-50_000:])
+            self.counts["evaluation failed"] += 1
+            return
+        client.finish_evaluation(job["id"], report=report)
+        self.counts["evaluation"] += 1
 
     def _tell_failed(self, trial: Trial, message: str, details: str | None) -> Outcome:
         assert self.client is not None

@@ -5,15 +5,20 @@ from __future__ import annotations
 from service.schemas import (
     AttemptPublic,
     Budget,
+    EvaluationJob,
+    FinalizationPublic,
     IntermediatePublic,
     LeasedTrial,
     StudyPublic,
+    StudyReportPublic,
+    TestAccessPublic,
     TokenPublic,
     TrialDetail,
     TrialPublic,
     WorkerPublic,
 )
 from service.storage import StudyRecord, TokenRecord, TrialRecord, WorkerRecord
+from service.storage.records import FinalizationRecord, StudyReport
 
 
 def study_public(study: StudyRecord) -> StudyPublic:
@@ -59,6 +64,7 @@ def _trial_fields(trial: TrialRecord) -> dict[str, object]:
         "worker_id": trial.worker_id,
         "lease_expires_at": trial.lease_expires_at,
         "last_step": trial.last_step,
+        "artifact": trial.artifact,
         "created_at": trial.created_at,
         "started_at": trial.started_at,
         "finished_at": trial.finished_at,
@@ -102,3 +108,58 @@ def token_public(token: TokenRecord) -> TokenPublic:
 
 def worker_public(worker: WorkerRecord) -> WorkerPublic:
     return WorkerPublic.model_validate(worker, from_attributes=True)
+
+
+def finalization_public(record: FinalizationRecord) -> FinalizationPublic:
+    return FinalizationPublic(
+        id=record.id,
+        study=record.study_name,
+        state=record.state,
+        top_k=record.top_k,
+        mode=record.mode,
+        rescore=record.rescore,
+        requested_by=record.requested_by,
+        override=record.override,
+        worker_id=record.worker_id,
+        candidates=[t.number for t in record.candidates],
+        report=record.report,
+        error=record.error,
+        created_at=record.created_at,
+        finished_at=record.finished_at,
+    )
+
+
+def study_report_public(name: str, report: StudyReport, test_budget: int) -> StudyReportPublic:
+    return StudyReportPublic(
+        study=name,
+        report=report.latest.report if report.latest else None,
+        test_uses=report.test_uses,
+        test_budget=test_budget,
+        finalizations=[finalization_public(f) for f in report.finalizations],
+        accesses=[
+            TestAccessPublic.model_validate(a, from_attributes=True) for a in report.accesses
+        ],
+    )
+
+
+def evaluation_job(record: FinalizationRecord, study: StudyRecord) -> EvaluationJob:
+    return EvaluationJob(
+        id=record.id,
+        study=study.name,
+        mode=record.mode,
+        rescore=record.rescore,
+        metric=study.metric,
+        direction=study.direction,
+        objective=study.objective,
+        lease_seconds=study.lease_seconds,
+        candidates=[
+            {
+                "trial_id": t.id,
+                "number": t.number,
+                "params": t.params,
+                "value": t.value,
+                "best_epoch": t.metrics.get("best_epoch"),
+            }
+            for t in record.candidates
+        ],
+    )

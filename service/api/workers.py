@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from service.api.presenters import worker_public
+from service.api.presenters import evaluation_job, worker_public
 from service.api.trials import ask_response
-from service.deps import SamplersDep, StorageDep, ViewerDep, WorkerDep
+from service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
 from service.schemas import AskResponse, LeaseRequest, WorkerPublic, WorkerRegister
 
 router = APIRouter(prefix="/workers", tags=["workers"])
@@ -25,12 +25,18 @@ def lease(
     worker_id: str,
     storage: StorageDep,
     samplers: SamplersDep,
+    settings: SettingsDep,
     _: WorkerDep,
     body: LeaseRequest | None = None,
 ) -> AskResponse:
     """A trial from any running study whose builder and dataset this worker has installed."""
     worker = storage.get_worker(worker_id=worker_id)
     storage.touch_worker(worker_id=worker_id)
+    # Finalizations first: their studies hand out no search trials until they are done.
+    finalization = storage.lease_finalization(worker=worker, lease_seconds=settings.lease_seconds)
+    if finalization is not None:
+        study = storage.get_study(name=finalization.study_name)
+        return AskResponse(status="ok", evaluation=evaluation_job(finalization, study))
     excluded = set(body.exclude) if body else set()
     waiting = []
     for name in storage.servable_studies(worker=worker):

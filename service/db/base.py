@@ -40,6 +40,8 @@ class Base(DeclarativeBase):
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),
         list[str]: JSON(),
+        list[int]: JSON(),
+        dict[str, Any] | None: JSON(),
     }
 
 

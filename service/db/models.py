@@ -68,6 +68,8 @@ class Trial(Base):
     worker_id: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
     last_step: Mapped[int | None] = mapped_column(Integer)
+    # Path of the best-epoch checkpoint in the server's artifact store, once uploaded.
+    artifact: Mapped[str | None] = mapped_column(String(500))
     last_intermediate: Mapped[float | None] = mapped_column(Float)
     change_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -131,3 +133,45 @@ class Worker(Base):
     trials_done: Mapped[int] = mapped_column(Integer, default=0)
     trials_failed: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16), default="idle")
+
+
+class Finalization(Base):
+    """A sealed test evaluation of a study's top trials: a job that workers lease."""
+
+    __tablename__ = "finalizations"
+    __table_args__ = (Index("ix_finalizations_state", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    # queued, running, complete or failed
+    state: Mapped[str] = mapped_column(String(16))
+    top_k: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(16))
+    rescore: Mapped[str] = mapped_column(String(16))
+    candidates: Mapped[list[int]]  # trial ids, best validation value first
+    requested_by: Mapped[str] = mapped_column(String(200))
+    override: Mapped[bool] = mapped_column(default=False)
+    worker_id: Mapped[str | None] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_expires_at: Mapped[datetime | None]
+    report: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class TestAccess(Base):
+    """Every use of a study's test split: who asked, who loaded it, for which trials."""
+
+    __tablename__ = "test_accesses"
+    __test__ = False  # not a pytest class
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
+    finalization_id: Mapped[int] = mapped_column(ForeignKey("finalizations.id", ondelete="CASCADE"))
+    # requested (a user asked), loaded (a worker was handed the split)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    trial_numbers: Mapped[list[int]]
+    override: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,6 +1,7 @@
 """The only code that writes queries. Everything outside gets frozen records."""
 
 from service.storage.errors import ConflictError, NotFoundError, StorageError
+from service.storage.finalizations import FinalizationStore, TestBudgetError
 from service.storage.records import (
     AskResult,
     FinishedTrial,
@@ -17,7 +18,7 @@ from service.storage.trials import Proposer, TrialStore
 from service.storage.workers import WorkerStore
 
 
-class Storage(StudyStore, TrialStore, TokenStore, WorkerStore):
+class Storage(StudyStore, TrialStore, TokenStore, WorkerStore, FinalizationStore):
     """Studies, trials, tokens and workers over one SQLAlchemy engine."""
 
 
@@ -32,6 +33,7 @@ __all__ = [
     "StorageError",
     "StudyRecord",
     "StudySpec",
+    "TestBudgetError",
     "TokenRecord",
     "TrialRecord",
     "WorkerRecord",

@@ -70,6 +70,7 @@ def trial_record(
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        artifact=row.artifact,
         objective=objective or {},
         attempts=tuple(
             AttemptRecord(a.attempt, a.worker_id, a.started_at, a.ended_at, a.outcome, a.error)

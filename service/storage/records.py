@@ -104,6 +104,7 @@ class TrialRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    artifact: str | None = None
     objective: dict[str, Any] = field(default_factory=dict)
     attempts: tuple[AttemptRecord, ...] = ()
     intermediate: tuple[IntermediateRecord, ...] = ()
@@ -160,3 +161,43 @@ class WorkerRecord:
     trials_done: int
     trials_failed: int
     state: str
+
+
+@dataclass(frozen=True, slots=True)
+class TestAccessRecord:
+    __test__ = False  # not a pytest class
+
+    kind: Literal["requested", "loaded"]
+    actor: str
+    finalization_id: int
+    trial_numbers: list[int]
+    override: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FinalizationRecord:
+    id: int
+    study_name: str
+    state: Literal["queued", "running", "complete", "failed"]
+    top_k: int
+    mode: str
+    rescore: str
+    requested_by: str
+    override: bool
+    worker_id: str | None
+    report: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    candidates: tuple[TrialRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StudyReport:
+    """Everything known about a study's sealed test step."""
+
+    latest: FinalizationRecord | None
+    finalizations: list[FinalizationRecord]
+    accesses: list[TestAccessRecord]
+    test_uses: int

@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 
 from service.algorithms.base import Observation
 from service.db.base import utcnow
-from service.db.models import IntermediateValue, Study, Trial, TrialAttempt, Worker
+from service.db.models import (
+    Finalization,
+    IntermediateValue,
+    Study,
+    Trial,
+    TrialAttempt,
+    Worker,
+)
 from service.storage.base import StorageCore, lease_until, lock_study, study_id_by_name
 from service.storage.convert import study_record, trial_record
 from service.storage.errors import ConflictError, NotFoundError
@@ -327,6 +334,13 @@ def _ask_locked(
     if study.state == "paused" or study.state == "stopped":
         status: AskStatus = "paused" if study.state == "paused" else "stopped"
         return AskResult(status, reason=f"study {study.name!r} is {study.state}")
+    finalizing = session.scalar(
+        select(Finalization.id).where(
+            Finalization.study_id == study.id, Finalization.state.in_(("queued", "running"))
+        )
+    )
+    if finalizing is not None:
+        return AskResult("wait", reason=f"study {study.name!r} is being finalized")
     finished_reason = _finished_reason(session, study, now)
     if finished_reason or (study.trial_counter >= study.max_trials and not counts.get("queued")):
         reason = finished_reason or f"all {study.max_trials} trials have been handed out"

@@ -4,9 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.registry import register_builder
+from worker.datasets import SearchData, Split, SplitSpec
+from worker.datasets.builtin import DigitsFlat
+from worker.registry import register_builder, register_dataset
 
 
 @register_builder("broken")
 def broken(params: dict[str, Any], info: Any) -> Any:
     raise RuntimeError("deliberately broken builder")
+
+
+SPLIT_LOADS: list[tuple[str, int]] = []  # ("search" | "test", split seed), in call order
+
+
+@register_dataset("sealed_digits")
+class SealedDigits(DigitsFlat):
+    """digits_flat that records every load of its splits: the test of the seal."""
+
+    name = "sealed_digits"
+
+    def load_search(self, spec: SplitSpec) -> SearchData:
+        SPLIT_LOADS.append(("search", spec.seed))
+        return super().load_search(spec)
+
+    def load_test(self, spec: SplitSpec) -> Split:
+        SPLIT_LOADS.append(("test", spec.seed))
+        return super().load_test(spec)

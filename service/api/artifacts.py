@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+
+from service.artifacts import ArtifactTooLarge
+from service.deps import ArtifactsDep, StorageDep, ViewerDep, WorkerDep
+
+router = APIRouter(tags=["artifacts"])
+
+
+@router.put("/trials/{trial_id}/artifact", status_code=status.HTTP_204_NO_CONTENT)
+async def upload(
+    trial_id: int, request: Request, storage: StorageDep, store: ArtifactsDep, _: WorkerDep
+) -> None:
+    """Store a trial's best-epoch checkpoint (the .keras file as the request body)."""
+    trial = await run_in_threadpool(storage.get_trial_by_id, trial_id=trial_id)
+    relative = store.relative_path(trial.study_name, trial.number)
+    try:
+        await store.save(relative, request.stream())
+    except ArtifactTooLarge as exc:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    await run_in_threadpool(storage.set_artifact, trial_id=trial_id, path=relative)
+
+
+@router.get("/trials/{trial_id}/artifact")
+def download(trial_id: int, storage: StorageDep, store: ArtifactsDep, _: ViewerDep) -> FileResponse:
+    trial = storage.get_trial_by_id(trial_id=trial_id)
+    if trial.artifact is None or not store.path(trial.artifact).exists():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"trial {trial.number} has no artifact")
+    return FileResponse(store.path(trial.artifact), filename=f"trial-{trial.number}.keras")

@@ -1,0 +1,260 @@
+"""The sealed test step, run by a worker for a finalization job.
+
+The order is the point: validation predictions, the re-scoring of the candidates (k-fold
+on train+validation, against the winner's curse) and the ensemble weights all come first;
+the pick and the weights are fixed; only then is the test split loaded, once, and every
+candidate and the ensemble scored on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.model_selection import KFold
+
+from worker.builders import Builder
+from worker.datasets import SearchData, Split
+from worker.ensemble import greedy_ensemble
+from worker.registry import Registry
+from worker.scoring import Scorer, scorer_for
+from worker.trainer import Objective
+
+log = logging.getLogger("parzen.worker")
+
+KFOLD_SPLITS = 3
+SMALL_VALIDATION = 1000  # rows: below this, rescore="auto" re-scores by k-fold
+
+
+@dataclass(frozen=True)
+class Candidate:
+    trial_id: int
+    number: int
+    params: Mapping[str, Any]
+    search_value: float
+    epochs: int  # the best epoch of the search: how long to retrain
+    model: keras.Model
+
+
+def evaluate(
+    job: Mapping[str, Any],
+    *,
+    registry: Registry,
+    fetch_model: Callable[[int], Path],
+) -> dict[str, Any]:
+    objective = Objective.from_dict(
+        {k: v for k, v in job["objective"].items() if v is not None},
+        metric=job["metric"],
+        direction="maximize" if job["direction"] == "maximize" else "minimize",
+    )
+    maximize = objective.direction == "maximize"
+    data = registry.load_search(objective.dataset, objective.split)
+    builder = registry.builder(objective.builder)
+    scorer = scorer_for(objective.metric, data.info)
+    candidates = [
+        Candidate(
+            c["trial_id"],
+            c["number"],
+            c["params"],
+            float(c["value"]),
+            int(c.get("best_epoch") or objective.max_epochs),
+            keras.models.load_model(fetch_model(c["trial_id"])),
+        )
+        for c in job["candidates"]
+    ]
+    y_val = scorer.target(data.validation.y)
+    val_preds = [
+        scorer.prediction(c.model.predict(data.validation.x, verbose=0)) for c in candidates
+    ]
+    val_scores = [scorer.score(y_val, p) for p in val_preds]
+    rescore = _resolve_rescore(job["rescore"], len(data.validation))
+    kfold = (
+        [_kfold_score(builder, c, data, objective, scorer) for c in candidates]
+        if rescore == "kfold"
+        else None
+    )
+    selection = kfold or [c.search_value for c in candidates]
+    pick = _best_index(selection, maximize)
+    ensemble = greedy_ensemble(val_preds, lambda p: scorer.score(y_val, p), maximize=maximize)
+
+    # Everything the pick and the weights depend on is fixed: now, and only now, the test split.
+    test = registry.load_test(objective.dataset, objective.split)
+    if job["mode"] == "retrain":
+        models = [_retrain(builder, c, data, objective) for c in candidates]
+    else:
+        models = [c.model for c in candidates]
+    y_test = scorer.target(test.y)
+    test_preds = [scorer.prediction(m.predict(test.x, verbose=0)) for m in models]
+    return _report(
+        job,
+        candidates,
+        scorer,
+        maximize,
+        rescore,
+        val_scores,
+        kfold,
+        pick,
+        ensemble,
+        val_preds,
+        y_val,
+        test_preds,
+        y_test,
+    )
+
+
+def _report(
+    job: Mapping[str, Any],
+    candidates: list[Candidate],
+    scorer: Scorer,
+    maximize: bool,
+    rescore: str,
+    val_scores: list[float],
+    kfold: list[float] | None,
+    pick: int,
+    ensemble: Any,
+    val_preds: list[np.ndarray],
+    y_val: np.ndarray,
+    test_preds: list[np.ndarray],
+    y_test: np.ndarray,
+) -> dict[str, Any]:
+    rows: list[dict[str, Any]] = []
+    warnings = []
+    for i, c in enumerate(candidates):
+        test = scorer.score(y_test, test_preds[i])
+        se = scorer.standard_error(y_test, test_preds[i])
+        gap = c.search_value - test
+        flagged = abs(gap) > 2 * se
+        if flagged:
+            warnings.append(
+                f"trial {c.number}: validation-test gap {gap:+.4f} exceeds two standard "
+                f"errors of the test score ({2 * se:.4f})"
+            )
+        rows.append(
+            {
+                "number": c.number,
+                "search_value": c.search_value,
+                "validation": val_scores[i],
+                "kfold": kfold[i] if kfold else None,
+                "test": test,
+                "test_se": se,
+                "gap": gap,
+                "gap_warning": flagged,
+            }
+        )
+    ensemble_test = scorer.score(y_test, ensemble.predict(test_preds))
+    pick_row = rows[pick]
+
+    def better(a: float, b: float) -> bool:
+        return a > b if maximize else a < b
+
+    correlation = _spearman([r["search_value"] for r in rows], [r["test"] for r in rows])
+    return {
+        "metric": job["metric"],
+        "direction": "maximize" if maximize else "minimize",
+        "mode": job["mode"],
+        "rescore": rescore,
+        "kfold_splits": KFOLD_SPLITS if kfold else None,
+        "validation_rows": len(y_val),
+        "test_rows": len(y_test),
+        "pick": {
+            "number": pick_row["number"],
+            "chosen_by": "kfold" if kfold else "validation",
+            "naive_number": rows[0]["number"],
+            "test": pick_row["test"],
+            "gap": pick_row["gap"],
+        },
+        "candidates": rows,
+        "rank_correlation": correlation,
+        "ensemble": {
+            "weights": {
+                str(c.number): float(w)
+                for c, w in zip(candidates, ensemble.weights, strict=True)
+                if w > 0
+            },
+            "validation": ensemble.score,
+            "test": ensemble_test,
+            "beats_pick_on_validation": better(ensemble.score, val_scores[pick]),
+            "beats_pick_on_test": better(ensemble_test, pick_row["test"]),
+        },
+        "warnings": warnings,
+    }
+
+
+def _resolve_rescore(rescore: str, validation_rows: int) -> str:
+    if rescore == "auto":
+        return "kfold" if validation_rows < SMALL_VALIDATION else "none"
+    return rescore
+
+
+def _best_index(values: list[float], maximize: bool) -> int:
+    order = sorted(range(len(values)), key=lambda i: (-values[i] if maximize else values[i], i))
+    return order[0]
+
+
+def _spearman(a: list[float], b: list[float]) -> float | None:
+    if len(a) < 3:
+        return None
+    rho = float(spearmanr(a, b).statistic)
+    return None if math.isnan(rho) else rho
+
+
+def _kfold_score(
+    builder: Builder, c: Candidate, data: SearchData, objective: Objective, scorer: Scorer
+) -> float:
+    """Mean score over folds of train+validation, each model trained for the best epoch
+    count of the search (no early stopping: the held-out fold must not steer training)."""
+    x, y = _concat(data.train, data.validation)
+    folds = KFold(KFOLD_SPLITS, shuffle=True, random_state=objective.split.seed)
+    scores = []
+    for fit_rows, held_rows in folds.split(np.arange(_rows(y))):
+        keras.backend.clear_session()
+        model = builder(c.params, data.info)
+        model.fit(
+            _take(x, fit_rows),
+            _take(y, fit_rows),
+            epochs=c.epochs,
+            batch_size=objective.batch_size,
+            verbose=0,
+        )
+        held = scorer.prediction(model.predict(_take(x, held_rows), verbose=0))
+        scores.append(scorer.score(scorer.target(_take(y, held_rows)), held))
+    return float(np.mean(scores))
+
+
+def _retrain(builder: Builder, c: Candidate, data: SearchData, objective: Objective) -> Any:
+    x, y = _concat(data.train, data.validation)
+    model = builder(c.params, data.info)
+    model.fit(x, y, epochs=c.epochs, batch_size=objective.batch_size, verbose=0)
+    return model
+
+
+Arrays = np.ndarray | Mapping[str, np.ndarray]
+
+
+def _concat(a: Split, b: Split) -> tuple[Arrays, Arrays]:
+    def join(p: Arrays, q: Arrays) -> Arrays:
+        if isinstance(p, Mapping) and isinstance(q, Mapping):
+            return {k: np.concatenate([p[k], q[k]]) for k in p}
+        return np.concatenate([np.asarray(p), np.asarray(q)])
+
+    return join(a.x, b.x), join(a.y, b.y)
+
+
+def _take(data: Arrays, rows: np.ndarray) -> Arrays:
+    if isinstance(data, Mapping):
+        return {k: v[rows] for k, v in data.items()}
+    taken: np.ndarray = np.asarray(data)[rows]
+    return taken
+
+
+def _rows(data: Arrays) -> int:
+    if isinstance(data, Mapping):
+        return len(next(iter(data.values())))
+    return len(data)
