@@ -54,6 +54,9 @@ class StudyCreate(Strict):
     space: dict[str, Any] = Field(description="Search space; see the README for the format.")
     algorithm: str = Field("tpe", description="tpe or random.")
     algorithm_settings: dict[str, Any] = Field(default_factory=dict)
+    pruner: dict[str, Any] | None = Field(
+        None, description='{"type": "median", "n_startup_trials": 5, "n_warmup_steps": 2}'
+    )
     objective: ObjectiveSettings = ObjectiveSettings()
     seed: int | None = Field(None, ge=0, lt=2**31, description="Random if not given.")
     budget: Budget = Budget()
@@ -70,6 +73,7 @@ class StudyPublic(BaseModel):
     space: dict[str, Any]
     algorithm: str
     algorithm_settings: dict[str, Any]
+    pruner: dict[str, Any]
     objective: dict[str, Any]
     seed: int
     budget: Budget

@@ -31,6 +31,7 @@ def study_public(study: StudyRecord) -> StudyPublic:
         space=study.space,
         algorithm=study.algorithm,
         algorithm_settings=study.algorithm_settings,
+        pruner=study.pruner,
         objective=study.objective,
         seed=study.seed,
         budget=Budget(

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from service.algorithms import AlgorithmSettingsError, validate_algorithm
+from service.algorithms.pruners import validate_pruner
 from service.api.presenters import study_public
 from service.deps import AdminDep, SettingsDep, StorageDep, StudyDep, ViewerDep
 from service.schemas import StudiesPublic, StudyCreate, StudyPublic
@@ -35,6 +36,7 @@ def create_study(
         target_value=body.budget.target_value,
         lease_seconds=body.lease_seconds or settings.lease_seconds,
         max_attempts=body.max_attempts or settings.max_attempts,
+        pruner=_valid_pruner(body.pruner),
     )
     return study_public(storage.create_study(spec=spec))
 
@@ -91,6 +93,16 @@ def _valid_space(space: dict[str, object]) -> dict[str, object]:
             ],
         ) from exc
     return space
+
+
+def _valid_pruner(pruner: dict[str, object] | None) -> dict[str, object]:
+    try:
+        return validate_pruner(pruner)
+    except AlgorithmSettingsError as exc:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            [{"loc": ["body", "pruner"], "path": "$.pruner", "msg": str(exc)}],
+        ) from exc
 
 
 def _valid_algorithm(name: str, settings: dict[str, object]) -> dict[str, object]:

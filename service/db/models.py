@@ -21,6 +21,7 @@ class Study(Base):
     space: Mapped[dict[str, Any]]
     algorithm: Mapped[str] = mapped_column(String(32))
     algorithm_settings: Mapped[dict[str, Any]]
+    pruner: Mapped[dict[str, Any]] = mapped_column(default=lambda: {"type": "none"})
     objective: Mapped[dict[str, Any]]
     seed: Mapped[int] = mapped_column(Integer)
     max_trials: Mapped[int] = mapped_column(Integer)

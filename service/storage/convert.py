@@ -36,6 +36,7 @@ def study_record(
         max_attempts=row.max_attempts,
         state=cast(Any, row.state),
         trial_counter=row.trial_counter,
+        pruner=row.pruner,
         created_at=row.created_at,
         updated_at=row.updated_at,
         finished_at=row.finished_at,

@@ -33,6 +33,7 @@ class StudySpec:
     target_value: float | None
     lease_seconds: float
     max_attempts: int
+    pruner: dict[str, Any] = field(default_factory=lambda: {"type": "none"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class StudyRecord:
     max_attempts: int
     state: StudyState
     trial_counter: int
+    pruner: dict[str, Any]
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None

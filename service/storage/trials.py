@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from service.algorithms.base import Observation
+from service.algorithms.pruners import make_pruner
 from service.db.base import utcnow
 from service.db.models import (
     Finalization,
@@ -84,13 +85,21 @@ class TrialStore(StorageCore):
         now = utcnow()
         with self.session() as session:
             row = session.execute(
-                select(Trial.state, Trial.attempt, Study.metric, Study.lease_seconds)
+                select(
+                    Trial.state,
+                    Trial.attempt,
+                    Study.metric,
+                    Study.lease_seconds,
+                    Study.id,
+                    Study.pruner,
+                    Study.direction,
+                )
                 .join(Study)
                 .where(Trial.id == trial_id)
             ).one_or_none()
             if row is None:
                 raise NotFoundError(f"trial {trial_id} does not exist")
-            state, current, metric, lease_seconds = row
+            state, current, metric, lease_seconds, study_id, pruner, direction = row
             if state != "running" or (attempt is not None and attempt != current):
                 return ReportResult(True, f"trial {trial_id} is {state} (attempt {current})")
             values = finite_json(values)
@@ -108,6 +117,18 @@ class TrialStore(StorageCore):
                 return ReportResult(True, f"trial {trial_id} is no longer running")
             if step is not None:
                 self._upsert_intermediate(session, trial_id, current, step, value, values)
+            pruning = make_pruner(pruner)
+            if pruning is None or step is None or value is None:
+                return ReportResult(False)
+            others = _finished_values_at(session, study_id, step)
+            if pruning.should_prune(
+                step=step, value=value, others=others, maximize=direction == "maximize"
+            ):
+                return ReportResult(
+                    True,
+                    f"pruned at step {step}: {metric} {value:g} is behind the median of "
+                    f"{len(others)} finished trials",
+                )
         return ReportResult(False)
 
     def tell(
@@ -313,6 +334,24 @@ class TrialStore(StorageCore):
                 set_={"value": stmt.excluded.value, "values": stmt.excluded["values"]},
             )
         )
+
+
+def _finished_values_at(session: Session, study_id: int, step: int) -> list[float]:
+    """The metric at `step` of the study's finished trials (their last attempt)."""
+    values = session.scalars(
+        select(IntermediateValue.value)
+        .join(
+            Trial,
+            (IntermediateValue.trial_id == Trial.id) & (IntermediateValue.attempt == Trial.attempt),
+        )
+        .where(
+            Trial.study_id == study_id,
+            Trial.state.in_(("complete", "pruned")),
+            IntermediateValue.step == step,
+            IntermediateValue.value.is_not(None),
+        )
+    ).all()
+    return [v for v in values if v is not None]
 
 
 def _ask_locked(

@@ -253,3 +253,33 @@ def test_added_trials_join_the_history(storage: Storage, pool: SamplerPool) -> N
     assert study.counts == {"complete": 9, "failed": 1} and study.trial_counter == 10
     asked = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert asked and asked.number == 11
+
+
+def test_median_pruner_stops_a_trial_behind_the_finished_ones(
+    storage: Storage, pool: SamplerPool
+) -> None:
+    from dataclasses import replace
+
+    spec = replace(
+        study_spec(max_parallel=10),
+        pruner={"type": "median", "n_startup_trials": 3, "n_warmup_steps": 1},
+    )
+    storage.create_study(spec=spec)
+    for final in (0.3, 0.4, 0.5):
+        trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+        assert trial
+        for step in (1, 2, 3):
+            storage.report(trial_id=trial.id, attempt=1, step=step, values={"val_loss": final})
+        storage.tell(trial_id=trial.id, state="complete", value=final)
+    slow = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert slow
+    # Warm-up: step 1 is never pruned, however bad.
+    assert not storage.report(
+        trial_id=slow.id, attempt=1, step=1, values={"val_loss": 9.0}
+    ).should_stop
+    good = storage.report(trial_id=slow.id, attempt=1, step=2, values={"val_loss": 0.35})
+    assert not good.should_stop
+    bad = storage.report(trial_id=slow.id, attempt=1, step=3, values={"val_loss": 0.45})
+    assert bad.should_stop and "median of 3 finished trials" in bad.reason
+    told = storage.tell(trial_id=slow.id, state="pruned")
+    assert told.state == "pruned" and told.value == 0.45

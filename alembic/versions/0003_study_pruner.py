@@ -1,0 +1,28 @@
+"""study pruner
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-22 03:20:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("studies", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("pruner", sa.JSON(), nullable=False, server_default='{"type": "none"}')
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("studies", schema=None) as batch_op:
+        batch_op.drop_column("pruner")

@@ -1,0 +1,143 @@
+"""Does the sealed test step pick better models than the naive best-validation pick?
+
+For each dataset and seed: a real server (SQLite) and an in-process worker run a TPE study
+of MLPs with a small validation split, then finalize it (top 5, k-fold re-scoring). From
+the report: the test score of the naive pick (best validation value), of the re-scored
+pick and of the ensemble, and the naive pick's validation-test gap.
+
+    python bench/selection.py [--seeds 5] [--trials 60] [--datasets digits_flat,breast_cancer]
+
+The last line is `ensemble_minus_naive_test: <mean difference>` (positive: the ensemble
+scores better on test, for this metric, accuracy, where higher is better).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from service.config import Settings
+from service.db.migrate import upgrade
+from service.main import create_app
+from service.server import ServerThread
+from worker.client import ParzenClient
+from worker.daemon import Daemon, DaemonConfig
+
+TOKEN = "bench-token"
+SPACE = {
+    "layers": {"type": "int", "low": 1, "high": 3},
+    "units": {"type": "int", "low": 8, "high": 256, "log": True},
+    "activation": {"type": "choice", "options": ["relu", "elu", "selu"]},
+    "batch_norm": {"type": "choice", "options": [True, False]},
+    "dropout": {"type": "uniform", "low": 0.0, "high": 0.5},
+    "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 3e-2},
+}
+
+
+def run_one(tmp: Path, dataset: str, seed: int, trials: int) -> dict[str, Any]:
+    url = f"sqlite:///{tmp / f'{dataset}-{seed}.db'}"
+    upgrade(url)
+    settings = Settings(database_url=url, admin_token=TOKEN, artifact_dir=tmp / "store")
+    with ServerThread(create_app(settings)) as server, ParzenClient(server.url, TOKEN) as api:
+        api.create_study(
+            {
+                "name": "selection",
+                "direction": "maximize",
+                "metric": "val_accuracy",
+                "space": SPACE,
+                "seed": seed,
+                "algorithm_settings": {"n_startup_trials": 10},
+                "objective": {
+                    "builder": "mlp",
+                    "dataset": dataset,
+                    "max_epochs": 20,
+                    "patience": 4,
+                    "batch_size": 64,
+                    "split": {"seed": seed, "validation_fraction": 0.1, "test_fraction": 0.3},
+                },
+                "budget": {"max_trials": trials, "max_parallel": 1},
+            }
+        )
+        config = DaemonConfig(
+            url=server.url, token=TOKEN, burst=True, poll_seconds=0.1, artifact_dir=tmp / "worker"
+        )
+        Daemon(config).run()
+        api.finalize("selection", top_k=5, rescore="kfold")
+        Daemon(config).run()
+        report = api.test_report("selection")["report"]
+    naive = report["candidates"][0]
+    return {
+        "naive_test": naive["test"],
+        "naive_gap": naive["gap"],
+        "rescored_test": report["pick"]["test"],
+        "ensemble_test": report["ensemble"]["test"],
+        "rank_correlation": report["rank_correlation"],
+        "validation_rows": report["validation_rows"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=60)
+    parser.add_argument("--datasets", default="digits_flat,breast_cancer")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    results: dict[str, list[dict[str, Any]]] = {}
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset in args.datasets.split(","):
+            for seed in range(args.seeds):
+                row = run_one(Path(tmp), dataset, seed, args.trials)
+                results.setdefault(dataset, []).append(row)
+                print(f"{dataset} seed {seed}: {row}", flush=True)
+    show(results, args, time.perf_counter() - started)
+
+
+def show(
+    results: dict[str, list[dict[str, Any]]], args: argparse.Namespace, seconds: float
+) -> None:
+    table = Table(
+        "dataset",
+        "validation rows",
+        "naive pick test",
+        "re-scored pick test",
+        "ensemble test",
+        "naive val-test gap",
+        "ensemble - naive",
+        title=f"{args.seeds} seeds x {args.trials} trials, test accuracy (mean ± sd)",
+    )
+    differences = []
+    for dataset, rows in results.items():
+
+        def cell(key: str, rows: list[dict[str, Any]] = rows) -> str:
+            values = [r[key] for r in rows]
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            return f"{statistics.mean(values):.4f} ± {spread:.4f}"
+
+        diffs = [r["ensemble_test"] - r["naive_test"] for r in rows]
+        differences += diffs
+        table.add_row(
+            dataset,
+            str(rows[0]["validation_rows"]),
+            cell("naive_test"),
+            cell("rescored_test"),
+            cell("ensemble_test"),
+            cell("naive_gap"),
+            f"{statistics.mean(diffs):+.4f}",
+        )
+    Console().print(table)
+    print(f"total {seconds / 60:.1f} min")
+    print(f"ensemble_minus_naive_test: {statistics.mean(differences):+.4f}")
+
+
+if __name__ == "__main__":
+    main()
