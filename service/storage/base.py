@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import ColumnElement, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db.base import utcnow
 from service.db.engine import make_engine, make_session_factory
-from service.db.models import Study
+from service.db.models import Study, Trial
 from service.storage.errors import ConflictError, NotFoundError
 
 
@@ -70,6 +71,11 @@ def study_id_by_name(session: Session, name: str) -> int:
     if study_id is None:
         raise NotFoundError(f"study {name!r} does not exist")
     return study_id
+
+
+def best_first(direction: str) -> ColumnElement[Any]:
+    """Ordering of trials by value, the best first, for a study's direction."""
+    return Trial.value.asc() if direction == "minimize" else Trial.value.desc()
 
 
 def lease_until(now: datetime, seconds: float) -> datetime:

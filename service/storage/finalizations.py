@@ -14,7 +14,13 @@ from sqlalchemy.orm import Session
 
 from service.db.base import utcnow
 from service.db.models import Finalization, Study, TestAccess, Trial
-from service.storage.base import StorageCore, lease_until, lock_study, study_id_by_name
+from service.storage.base import (
+    StorageCore,
+    best_first,
+    lease_until,
+    lock_study,
+    study_id_by_name,
+)
 from service.storage.convert import trial_record
 from service.storage.errors import ConflictError, NotFoundError
 from service.storage.records import (
@@ -214,11 +220,10 @@ def _test_uses(session: Session, study_id: int) -> int:
 
 
 def _top_trials(session: Session, study: Study, top_k: int) -> list[Trial]:
-    order = Trial.value.asc() if study.direction == "minimize" else Trial.value.desc()
     trials = session.scalars(
         select(Trial)
         .where(Trial.study_id == study.id, Trial.state == "complete", Trial.artifact.is_not(None))
-        .order_by(order, Trial.number)
+        .order_by(best_first(study.direction), Trial.number)
         .limit(top_k)
     ).all()
     if not trials:

@@ -33,29 +33,16 @@ class StudySpec:
     target_value: float | None
     lease_seconds: float
     max_attempts: int
-    pruner: dict[str, Any] = field(default_factory=lambda: {"type": "none"})
+    pruner: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
-class StudyRecord:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StudyRecord(StudySpec):
+    """A stored study: its spec, and what became of it."""
+
     id: int
-    name: str
-    direction: Literal["minimize", "maximize"]
-    metric: str
-    space: dict[str, Any]
-    algorithm: str
-    algorithm_settings: dict[str, Any]
-    objective: dict[str, Any]
-    seed: int
-    max_trials: int
-    max_parallel: int
-    timeout_seconds: float | None
-    target_value: float | None
-    lease_seconds: float
-    max_attempts: int
     state: StudyState
     trial_counter: int
-    pruner: dict[str, Any]
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None

@@ -28,7 +28,13 @@ from service.db.models import (
     TrialAttempt,
     Worker,
 )
-from service.storage.base import StorageCore, lease_until, lock_study, study_id_by_name
+from service.storage.base import (
+    StorageCore,
+    best_first,
+    lease_until,
+    lock_study,
+    study_id_by_name,
+)
 from service.storage.convert import study_record, trial_record
 from service.storage.errors import ConflictError, NotFoundError
 from service.storage.records import (
@@ -299,11 +305,10 @@ class TrialStore(StorageCore):
             study = session.scalar(select(Study).where(Study.name == study_name))
             if study is None:
                 raise NotFoundError(f"study {study_name!r} does not exist")
-            ordering = Trial.value.asc() if study.direction == "minimize" else Trial.value.desc()
             row = session.scalar(
                 select(Trial)
                 .where(Trial.study_id == study.id, Trial.state == "complete")
-                .order_by(ordering, Trial.number)
+                .order_by(best_first(study.direction), Trial.number)
                 .limit(1)
             )
             if row is None:

@@ -42,6 +42,7 @@ def study_spec(name: str = "study", **changes: Any) -> StudySpec:
         target_value=None,
         lease_seconds=30.0,
         max_attempts=3,
+        pruner={"type": "none"},
     )
     return replace(spec, **changes)
 
