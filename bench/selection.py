@@ -7,6 +7,9 @@ pick and of the ensemble, and the naive pick's validation-test gap.
 
     python bench/selection.py [--seeds 5] [--trials 60] [--datasets digits_flat,breast_cancer]
 
+Each finished run is appended to --results (JSON lines), so runs can be split over
+processes (one per dataset, say) and summarized together with --summarize.
+
 The last line is `ensemble_minus_naive_test: <mean difference>` (positive: the ensemble
 scores better on test, for this metric, accuracy, where higher is better).
 """
@@ -14,6 +17,7 @@ scores better on test, for this metric, accuracy, where higher is better).
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import statistics
 import tempfile
@@ -42,7 +46,7 @@ SPACE = {
 }
 
 
-def run_one(tmp: Path, dataset: str, seed: int, trials: int) -> dict[str, Any]:
+def run_one(tmp: Path, dataset: str, seed: int, trials: int, epochs: int) -> dict[str, Any]:
     url = f"sqlite:///{tmp / f'{dataset}-{seed}.db'}"
     upgrade(url)
     settings = Settings(database_url=url, admin_token=TOKEN, artifact_dir=tmp / "store")
@@ -58,7 +62,7 @@ def run_one(tmp: Path, dataset: str, seed: int, trials: int) -> dict[str, Any]:
                 "objective": {
                     "builder": "mlp",
                     "dataset": dataset,
-                    "max_epochs": 20,
+                    "max_epochs": epochs,
                     "patience": 4,
                     "batch_size": 64,
                     "split": {"seed": seed, "validation_fraction": 0.1, "test_fraction": 0.3},
@@ -75,6 +79,8 @@ def run_one(tmp: Path, dataset: str, seed: int, trials: int) -> dict[str, Any]:
         report = api.test_report("selection")["report"]
     naive = report["candidates"][0]
     return {
+        "dataset": dataset,
+        "seed": seed,
         "naive_test": naive["test"],
         "naive_gap": naive["gap"],
         "rescored_test": report["pick"]["test"],
@@ -89,16 +95,23 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--datasets", default="digits_flat,breast_cancer")
+    parser.add_argument("--max-epochs", type=int, default=15)
+    parser.add_argument("--results", type=Path, default=Path("selection-results.jsonl"))
+    parser.add_argument("--summarize", action="store_true", help="only print --results")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    results: dict[str, list[dict[str, Any]]] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        for dataset in args.datasets.split(","):
+        for dataset in [] if args.summarize else args.datasets.split(","):
             for seed in range(args.seeds):
-                row = run_one(Path(tmp), dataset, seed, args.trials)
-                results.setdefault(dataset, []).append(row)
+                row = run_one(Path(tmp), dataset, seed, args.trials, args.max_epochs)
+                with args.results.open("a") as out:
+                    out.write(json.dumps(row) + "\n")
                 print(f"{dataset} seed {seed}: {row}", flush=True)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for line in args.results.read_text().splitlines():
+        row = json.loads(line)
+        results.setdefault(row["dataset"], []).append(row)
     show(results, args, time.perf_counter() - started)
 
 
@@ -113,7 +126,7 @@ def show(
         "ensemble test",
         "naive val-test gap",
         "ensemble - naive",
-        title=f"{args.seeds} seeds x {args.trials} trials, test accuracy (mean ± sd)",
+        title=f"{args.trials} trials per study, test accuracy (mean ± sd over seeds)",
     )
     differences = []
     for dataset, rows in results.items():
@@ -126,7 +139,7 @@ def show(
         diffs = [r["ensemble_test"] - r["naive_test"] for r in rows]
         differences += diffs
         table.add_row(
-            dataset,
+            f"{dataset} ({len(rows)} seeds)",
             str(rows[0]["validation_rows"]),
             cell("naive_test"),
             cell("rescored_test"),

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from service import dashboard
 from service.api import artifacts, finalizations, studies, tokens, trials, workers
 from service.artifacts import ArtifactStore
 from service.config import Settings, get_settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     for module in (studies, trials, tokens, workers, finalizations, artifacts):
         api.include_router(module.router)
     app.include_router(api)
+    dashboard.install(app)  # pages at /, their data under /dashboard
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -4,8 +4,9 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
-from service.artifacts import ArtifactTooLarge
+from service.artifacts import ArtifactStore, ArtifactTooLarge
 from service.deps import ArtifactsDep, StorageDep, ViewerDep, WorkerDep
+from service.storage import Storage
 
 router = APIRouter(tags=["artifacts"])
 
@@ -26,6 +27,11 @@ async def upload(
 
 @router.get("/trials/{trial_id}/artifact")
 def download(trial_id: int, storage: StorageDep, store: ArtifactsDep, _: ViewerDep) -> FileResponse:
+    return artifact_file(storage, store, trial_id)
+
+
+def artifact_file(storage: Storage, store: ArtifactStore, trial_id: int) -> FileResponse:
+    """A trial's checkpoint as a download (also served to the dashboard's signed-in users)."""
     trial = storage.get_trial_by_id(trial_id=trial_id)
     if trial.artifact is None or not store.path(trial.artifact).exists():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"trial {trial.number} has no artifact")

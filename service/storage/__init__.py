@@ -1,5 +1,6 @@
 """The only code that writes queries. Everything outside gets frozen records."""
 
+from service.storage.dashboard import DashboardStore
 from service.storage.errors import ConflictError, NotFoundError, StorageError
 from service.storage.finalizations import FinalizationStore, TestBudgetError
 from service.storage.records import (
@@ -18,7 +19,7 @@ from service.storage.trials import Proposer, TrialStore
 from service.storage.workers import WorkerStore
 
 
-class Storage(StudyStore, TrialStore, TokenStore, WorkerStore, FinalizationStore):
+class Storage(StudyStore, TrialStore, TokenStore, WorkerStore, FinalizationStore, DashboardStore):
     """Studies, trials, tokens and workers over one SQLAlchemy engine."""
 
 

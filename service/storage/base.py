@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import ColumnElement, Engine, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +23,7 @@ class StorageCore:
         self._sessions: sessionmaker[Session] = make_session_factory(engine)
 
     @classmethod
-    def from_url(cls, url: str) -> StorageCore:
+    def from_url(cls, url: str) -> Self:
         return cls(make_engine(url))
 
     @property
@@ -64,6 +64,21 @@ def lock_study(session: Session, study_id: int) -> int:
     if stamp is None:
         raise NotFoundError(f"study {study_id} does not exist")
     return stamp
+
+
+def lock_study_named(session: Session, name: str) -> Study:
+    """`lock_study` by name, returning the locked row: one round trip where ask needs three.
+    The row's `change_seq` is the new stamp."""
+    study = session.execute(
+        update(Study)
+        .where(Study.name == name)
+        .values(change_seq=Study.change_seq + 1, updated_at=utcnow())
+        .returning(Study),
+        execution_options={"populate_existing": True},
+    ).scalar_one_or_none()
+    if study is None:
+        raise NotFoundError(f"study {name!r} does not exist")
+    return study
 
 
 def study_id_by_name(session: Session, name: str) -> int:

@@ -33,6 +33,7 @@ from service.storage.base import (
     best_first,
     lease_until,
     lock_study,
+    lock_study_named,
     study_id_by_name,
 )
 from service.storage.convert import study_record, trial_record
@@ -69,9 +70,8 @@ class TrialStore(StorageCore):
         study_id = None
         try:
             with self.session() as session:
-                study_id = study_id_by_name(session, study_name)
-                stamp = lock_study(session, study_id)
-                study = session.get_one(Study, study_id, populate_existing=True)
+                study = lock_study_named(session, study_name)
+                study_id, stamp = study.id, study.change_seq
                 _expire_leases(session, study, stamp, now)
                 return _ask_locked(session, study, stamp, now, worker_id, proposer)
         except BaseException:
@@ -370,7 +370,7 @@ def _ask_locked(
     counts = dict(
         session.execute(
             select(Trial.state, func.count())
-            .where(Trial.study_id == study.id)
+            .where(Trial.study_id == study.id, Trial.state.in_(("running", "queued")))
             .group_by(Trial.state)
         ).all()
     )
@@ -394,9 +394,8 @@ def _ask_locked(
         return AskResult("done", reason=reason)
     if counts.get("running", 0) >= study.max_parallel:
         return AskResult("wait", reason=f"max_parallel={study.max_parallel} trials are running")
-    trial = _lease_queued(session, study, now, worker_id) or _create_trial(
-        session, study, stamp, now, worker_id, proposer
-    )
+    queued = _lease_queued(session, study, now, worker_id) if counts.get("queued") else None
+    trial = queued or _create_trial(session, study, stamp, now, worker_id, proposer)
     session.add(TrialAttempt(trial_id=trial.id, attempt=trial.attempt, worker_id=worker_id))
     if worker_id is not None:
         session.execute(

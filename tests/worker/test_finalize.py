@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -34,6 +35,11 @@ def test_search_never_sees_the_test_split_and_finalize_reports_honestly(
     assert plugins.SPLIT_LOADS == [("search", 5)]  # loaded once, and never the test split
     trials = api.trials("sealed")["data"]
     assert all(t["artifact"] for t in trials)
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    download = httpx.get(
+        f"{live_server.url}/dashboard/api/trials/{trials[0]['id']}/artifact", headers=auth
+    )
+    assert download.status_code == 200 and download.content[:2] == b"PK"  # a .keras zip
 
     job = api.finalize("sealed", top_k=3)
     assert len(job["candidates"]) == 3
@@ -65,6 +71,13 @@ def test_search_never_sees_the_test_split_and_finalize_reports_honestly(
         body["report"]["mode"] == "retrain" and body["report"]["pick"]["chosen_by"] == "validation"
     )
     assert body["test_uses"] == 2
+
+    page = httpx.get(
+        f"{live_server.url}/studies/sealed", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    assert page.status_code == 200 and "Test report" in page.text
+    assert f"trial {body['report']['pick']['number']}</strong>" in page.text
+    assert "Uses of the test split: 2" in page.text
 
     result = CliRunner().invoke(
         app,

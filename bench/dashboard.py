@@ -1,0 +1,215 @@
+"""How fast the study page draws its first plot in headless Chromium, at 1,000 and 10,000 trials.
+
+For each level, a real server (uvicorn in a thread, local mode) over a fresh SQLite database
+gets one study of a 6-parameter mixed space, whose history is then written in one go
+(`Storage.add_trials`: random draws, a synthetic objective). Debian's Chromium, launched
+as the browser tests launch it, then opens the study page `--runs` times, each in a fresh
+context (nothing cached: Plotly.js is downloaded and compiled every time), and once more in
+the last context (warm: Plotly.js from the HTTP cache). Per level, medians of:
+
+- html: the page's HTML received (navigation responseEnd);
+- data: the history plot's data received (its /history request's responseEnd);
+- plotly: Plotly.js loaded and run (a fixed cost, whatever the study: the page asks for its
+  data meanwhile);
+- first plot: the optimization history drawn by Plotly (`window.parzenFirstPlot`), all from
+  navigation start; warm: the same on the warm visit;
+- all plots: every plot with data drawn (parameter plots and importance come second).
+
+The last line printed is `first_plot_seconds_at_10000: <s>` (cold, median; target: < 2 s).
+The 10,000-trial page is saved to test-artifacts/screenshots/study-10000.png.
+
+    python bench/dashboard.py                     # 1,000 and 10,000 trials, 3 runs each
+    python bench/dashboard.py --levels 10000 --runs 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from service.algorithms import RandomSampler
+from service.config import Settings
+from service.db.engine import make_engine
+from service.db.migrate import upgrade
+from service.main import create_app
+from service.server import ServerThread
+from service.space import parse_space
+from service.storage import FinishedTrial, Storage
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOT = Path(__file__).resolve().parents[1] / "test-artifacts/screenshots/study-10000.png"
+STUDY = "bench-dashboard"
+TARGET_SECONDS = 2.0
+PLOTS_WITH_DATA = ("history", "importance", "parallel", "slices")  # imported: no epochs
+
+SPACE: dict[str, Any] = {
+    "learning_rate": {"type": "loguniform", "low": 1e-5, "high": 1e-1},
+    "units": {"type": "int", "low": 16, "high": 512, "log": True},
+    "layers": {"type": "int", "low": 1, "high": 6},
+    "activation": {"type": "choice", "options": ["relu", "elu", "selu", "gelu"]},
+    "layer": {
+        "type": "choice",
+        "options": [
+            {"kind": "conv", "filters": {"type": "int", "low": 8, "high": 128}},
+            {"kind": "dense", "width": {"type": "int", "low": 16, "high": 1024}},
+        ],
+    },
+    "dropout": {"type": "uniform", "low": 0.0, "high": 0.5},
+}
+
+
+@dataclass(frozen=True)
+class Visit:
+    html: float
+    data: float
+    plotly: float
+    first_plot: float
+    all_plots: float
+
+
+def objective(params: dict[str, Any], rng: np.random.Generator) -> float:
+    loss = 0.5 + (math.log10(params["learning_rate"]) + 3.0) ** 2 / 4
+    loss += (math.log2(params["units"]) - 7.0) ** 2 / 16 + (params["dropout"] - 0.2) ** 2
+    return float(loss + rng.normal(0.0, 0.03))
+
+
+STUDY_BODY: dict[str, Any] = {
+    "name": STUDY,
+    "direction": "minimize",
+    "metric": "val_loss",
+    "space": SPACE,
+    "seed": 1,
+    "budget": {"max_trials": 100_000, "max_parallel": 4},
+}
+
+
+def fill(storage: Storage, trials: int) -> None:
+    space = parse_space(SPACE)
+    sampler = RandomSampler(space, seed=1)
+    rng = np.random.default_rng(0)
+    finished = []
+    for number in range(1, trials + 1):
+        vals = sampler.propose(number)
+        params = space.params_from_vals(vals)
+        finished.append(FinishedTrial(vals, params, "complete", objective(params, rng)))
+    storage.add_trials(study_name=STUDY, trials=finished)
+
+
+@contextmanager
+def served(trials: int) -> Iterator[str]:
+    """A server in local mode whose study has `trials` finished trials."""
+    with tempfile.TemporaryDirectory(prefix="parzen-bench-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        upgrade(url)
+        storage = Storage(make_engine(url))
+        settings = Settings(database_url=url, auth=False, artifact_dir=Path(tmp) / "artifacts")
+        with ServerThread(create_app(settings, storage)) as server:
+            httpx.post(f"{server.url}/api/v1/studies", json=STUDY_BODY).raise_for_status()
+            fill(storage, trials)
+            yield f"{server.url}/studies/{STUDY}"
+        storage.close()
+
+
+def visit(page: Any, url: str) -> Visit:
+    page.goto(url)
+    page.wait_for_function("window.parzenFirstPlot !== undefined", timeout=60_000)
+    for plot in PLOTS_WITH_DATA:
+        page.wait_for_selector(f"#{plot}[data-rendered=plot]", state="attached", timeout=60_000)
+    all_plots = page.evaluate("performance.now()")
+    marks = page.evaluate(
+        """() => [
+            performance.getEntriesByType("navigation")[0].responseEnd,
+            performance.getEntriesByType("resource")
+                .find((e) => e.name.endsWith("/history")).responseEnd,
+            window.parzenPlotlyReady, window.parzenFirstPlot]"""
+    )
+    html, data, plotly, first = (m / 1000 for m in marks)
+    return Visit(html, data, plotly, first, all_plots / 1000)
+
+
+def measure(browser: Any, trials: int, runs: int) -> tuple[list[Visit], Visit]:
+    with served(trials) as url:
+        cold = []
+        for run in range(runs):
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            page = context.new_page()
+            cold.append(visit(page, url))
+            if run < runs - 1:
+                context.close()
+        warm = visit(page, url)
+        if trials == 10_000:
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SCREENSHOT, full_page=True)
+        context.close()
+    return cold, warm
+
+
+def median(visits: list[Visit], field: str) -> float:
+    return float(statistics.median(getattr(v, field) for v in visits))
+
+
+def render(results: dict[int, tuple[list[Visit], Visit]], runs: int) -> Table:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    table = Table(
+        title=f"Study page in headless Chromium (seconds from navigation; median of {runs} "
+        f"cold visits; {os.cpu_count()} CPUs, load {load})"
+    )
+    for column in ("trials", "html", "data", "plotly", "first plot", "warm", "all plots"):
+        table.add_column(column, justify="right")
+    for trials, (cold, warm) in results.items():
+        table.add_row(
+            f"{trials:,}",
+            *(f"{median(cold, f):.2f}" for f in ("html", "data", "plotly", "first_plot")),
+            f"{warm.first_plot:.2f}",
+            f"{median(cold, 'all_plots'):.2f}",
+        )
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--levels", type=int, nargs="+", default=[1000, 10_000])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    if not CHROMIUM.exists():
+        print(f"{CHROMIUM} is missing: apt-get install chromium", file=sys.stderr)
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    console = Console()
+    results: dict[int, tuple[list[Visit], Visit]] = {}
+    started = time.monotonic()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for trials in args.levels:
+            console.log(f"{trials:,} trials: filling, then {args.runs} cold visits and a warm one")
+            results[trials] = measure(browser, trials, args.runs)
+        browser.close()
+    console.print(render(results, args.runs))
+    console.print(f"{time.monotonic() - started:.0f} s in all")
+    if 10_000 in results:
+        first = median(results[10_000][0], "first_plot")
+        verdict = "met" if first < TARGET_SECONDS else "missed"
+        console.print(f"target: first plot within {TARGET_SECONDS:g} s at 10,000 trials: {verdict}")
+        print(f"first_plot_seconds_at_10000: {first:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

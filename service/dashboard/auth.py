@@ -1,0 +1,145 @@
+"""Signing in to the dashboard: a token kept in an HttpOnly, SameSite=Strict cookie.
+
+Browsers cannot send bearer headers when they navigate, so /login checks a token once and
+keeps it in a cookie that scripts cannot read and other sites cannot make the browser send.
+Pages and data accept that cookie or an `Authorization: Bearer` header, checked by the API's
+own rules (`service.deps.current_token` and `require`): a viewer token is the least needed.
+In local mode (auth off, loopback only) nothing is asked, as for the API.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import parse_qs, quote, urlsplit
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.responses import RedirectResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.dashboard.templating import render
+from service.deps import SettingsDep, StorageDep, current_token, require
+from service.storage import TokenRecord
+
+COOKIE = "parzen_token"
+COOKIE_MAX_AGE = 7 * 24 * 3600
+MAX_FORM_BYTES = 4096
+
+router = APIRouter(include_in_schema=False)
+_bearer = HTTPBearer(auto_error=False)
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a usable token: the browser is sent to /login."""
+
+    def __init__(self, next_url: str, refused: bool) -> None:
+        super().__init__(next_url)
+        self.next_url, self.refused = next_url, refused
+
+
+def _credentials(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> HTTPAuthorizationCredentials | None:
+    if bearer is not None:
+        return bearer
+    cookie = request.cookies.get(COOKIE)
+    return HTTPAuthorizationCredentials(scheme="Bearer", credentials=cookie) if cookie else None
+
+
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_credentials)]
+
+
+def viewer_token(
+    storage: StorageDep, settings: SettingsDep, credentials: CredentialsDep
+) -> TokenRecord:
+    """The dashboard's data endpoints: 401 or 403 as the API answers them."""
+    return require("viewer")(current_token(storage, settings, credentials))
+
+
+def page_token(
+    request: Request, storage: StorageDep, settings: SettingsDep, credentials: CredentialsDep
+) -> TokenRecord:
+    """The dashboard's pages: like `viewer_token`, but a missing or refused token leads to
+    the sign-in form rather than a JSON error."""
+    try:
+        return viewer_token(storage, settings, credentials)
+    except HTTPException as exc:
+        if exc.status_code != status.HTTP_401_UNAUTHORIZED:
+            raise
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target, refused=credentials is not None) from exc
+
+
+ViewerDep = Annotated[TokenRecord, Depends(viewer_token)]
+PageViewerDep = Annotated[TokenRecord, Depends(page_token)]
+
+
+def redirect_to_login(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LoginRequired)
+    query = f"next={quote(exc.next_url, safe='')}" + ("&refused=1" if exc.refused else "")
+    response = RedirectResponse(f"/login?{query}", status.HTTP_303_SEE_OTHER)
+    if exc.refused:
+        response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+@router.get("/login")
+def login_form(
+    request: Request, settings: SettingsDep, next: str = "/", refused: bool = False
+) -> Response:
+    if not settings.auth:
+        return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    error = "That token was refused (unknown or revoked): sign in again." if refused else ""
+    return _login_page(request, _safe_next(next), error, status.HTTP_200_OK)
+
+
+@router.post("/login")
+async def login(request: Request, storage: StorageDep, settings: SettingsDep) -> Response:
+    _same_origin(request)
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "the form is too large")
+    form = parse_qs(body.decode("utf-8", "replace"))
+    token, next_url = form.get("token", [""])[0].strip(), _safe_next(form.get("next", ["/"])[0])
+    if not settings.auth:
+        return RedirectResponse(next_url, status.HTTP_303_SEE_OTHER)
+    if not token or storage.authenticate(token=token) is None:
+        error = "Unknown or revoked token. Ask an admin for one: parzen token create --role viewer"
+        return _login_page(request, next_url, error, status.HTTP_401_UNAUTHORIZED)
+    response = RedirectResponse(next_url, status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=COOKIE_MAX_AGE,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    _same_origin(request)
+    response = RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _login_page(request: Request, next_url: str, error: str, code: int) -> Response:
+    return render(request, "login.html", {"next": next_url, "error": error, "auth": True}, code)
+
+
+def _safe_next(target: str) -> str:
+    """Only a path of this site: never an open redirect to another host."""
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return "/" if "\\" in target else target
+
+
+def _same_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site form posts are refused")

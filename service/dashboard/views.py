@@ -1,0 +1,122 @@
+"""Records to the JSON the dashboard's scripts draw (columns rather than rows where long)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from service.dashboard.params import ParamView
+from service.storage import StudyRecord, TrialRecord, WorkerRecord
+from service.storage.dashboard import AttemptSpan, EpochPoint, TrialChange
+from service.storage.records import FINISHED_STATES, TRIAL_STATES
+
+
+def json_response(content: Any) -> JSONResponse:
+    """No pydantic round trip: plot data can be long, and it is plain already."""
+    return JSONResponse(content, headers={"Cache-Control": "no-store"})
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def finished_count(study: StudyRecord) -> int:
+    return sum(study.counts.get(state, 0) for state in FINISHED_STATES)
+
+
+def study_summary(study: StudyRecord) -> dict[str, Any]:
+    finished = finished_count(study)
+    return {
+        "name": study.name,
+        "state": study.state,
+        "direction": study.direction,
+        "metric": study.metric,
+        "algorithm": study.algorithm,
+        "counts": {state: study.counts.get(state, 0) for state in TRIAL_STATES},
+        "best_value": study.best_value,
+        "max_trials": study.max_trials,
+        "finished": finished,
+        "progress": min(1.0, finished / study.max_trials) if study.max_trials else 0.0,
+        "created_at": iso(study.created_at),
+        "updated_at": iso(study.updated_at),
+    }
+
+
+def trial_row(trial: TrialRecord, view: ParamView) -> dict[str, Any]:
+    duration = None
+    if trial.started_at is not None and trial.finished_at is not None:
+        duration = (trial.finished_at - trial.started_at).total_seconds()
+    return {
+        "number": trial.number,
+        "state": trial.state,
+        "value": trial.value,
+        "last_step": trial.last_step,
+        "attempt": trial.attempt,
+        "worker_id": trial.worker_id,
+        "started_at": iso(trial.started_at),
+        "finished_at": iso(trial.finished_at),
+        "duration": duration,
+        "params": view.display(trial.vals),
+    }
+
+
+def change_row(change: TrialChange) -> dict[str, Any]:
+    return {
+        "number": change.number,
+        "state": change.state,
+        "value": change.value,
+        "last_step": change.last_step,
+    }
+
+
+def epoch_row(epoch: EpochPoint) -> list[Any]:
+    return [epoch.number, epoch.state, epoch.step, epoch.value]
+
+
+def curves(epochs: list[EpochPoint]) -> list[dict[str, Any]]:
+    by_trial: dict[int, dict[str, Any]] = {}
+    for epoch in epochs:
+        curve = by_trial.setdefault(
+            epoch.number, {"number": epoch.number, "state": epoch.state, "steps": [], "values": []}
+        )
+        curve["steps"].append(epoch.step)
+        curve["values"].append(epoch.value)
+    return [by_trial[number] for number in sorted(by_trial)]
+
+
+def timeline(spans: list[AttemptSpan], hosts: dict[str, str]) -> dict[str, list[Any]]:
+    """`hosts` maps worker ids to host names, for rows a person recognizes."""
+    return {
+        "worker": [_worker_label(span.worker_id, hosts) for span in spans],
+        "number": [span.number for span in spans],
+        "attempt": [span.attempt for span in spans],
+        "start": [iso(span.started_at) for span in spans],
+        "end": [iso(span.ended_at) for span in spans],
+        "outcome": [span.outcome for span in spans],
+    }
+
+
+def _worker_label(worker_id: str | None, hosts: dict[str, str]) -> str:
+    if worker_id is None:
+        return "(no worker)"
+    host = hosts.get(worker_id)
+    return f"{host} · {worker_id[:6]}" if host else worker_id[:12]
+
+
+def worker_row(worker: WorkerRecord, trial_numbers: dict[int, int]) -> dict[str, Any]:
+    """`trial_numbers` maps trial ids of this study to their numbers (others are elsewhere)."""
+    current = worker.current_trial_id
+    return {
+        "id": worker.id,
+        "host": worker.host,
+        "pid": worker.pid,
+        "gpu": worker.gpu,
+        "state": worker.state,
+        "last_seen_at": iso(worker.last_seen_at),
+        "current_trial_id": current,
+        "current_number": trial_numbers.get(current) if current is not None else None,
+        "trials_done": worker.trials_done,
+        "trials_failed": worker.trials_failed,
+    }

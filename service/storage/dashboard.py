@@ -1,0 +1,270 @@
+"""Read queries of the web dashboard: plot data, the trial table, and deltas for live updates.
+
+Every query is bounded (a page, a limit, or columns of one study's rows), so that a study of
+10,000 trials stays cheap to draw; downsampling happens above, on plain records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, cast
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from service.db.models import IntermediateValue, Study, Trial, TrialAttempt
+from service.storage.base import StorageCore, study_id_by_name
+from service.storage.convert import trial_record
+from service.storage.errors import NotFoundError
+from service.storage.records import FINISHED_STATES, TrialRecord, TrialState
+
+TableOrder = Literal["number", "state", "value", "last_step", "started_at", "finished_at"]
+TABLE_ORDERS: tuple[TableOrder, ...] = (
+    "number",
+    "state",
+    "value",
+    "last_step",
+    "started_at",
+    "finished_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StudyStamp:
+    """Where a study's history stands: newer stamps or ids mean something changed."""
+
+    change_seq: int
+    last_intermediate_id: int
+    finished: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrialPoint:
+    number: int
+    state: TrialState
+    value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrialVals:
+    number: int
+    value: float
+    vals: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TrialChange:
+    number: int
+    state: TrialState
+    value: float | None
+    last_step: int | None
+    change_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class EpochPoint:
+    id: int
+    number: int
+    state: TrialState
+    step: int
+    value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptSpan:
+    number: int
+    attempt: int
+    worker_id: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    outcome: str
+
+
+class DashboardStore(StorageCore):
+    def study_stamp(self, *, study_name: str) -> StudyStamp:
+        with self.session() as session:
+            study_id, _, change_seq = _study(session, study_name)
+            last_id = session.scalar(
+                select(func.max(IntermediateValue.id))
+                .join(Trial, Trial.id == IntermediateValue.trial_id)
+                .where(Trial.study_id == study_id)
+            )
+            finished = session.scalar(
+                select(func.count(Trial.id)).where(
+                    Trial.study_id == study_id, Trial.state.in_(FINISHED_STATES)
+                )
+            )
+            return StudyStamp(change_seq, last_id or 0, finished or 0)
+
+    def trial_points(
+        self, *, study_name: str, states: Sequence[TrialState] = ("complete", "pruned")
+    ) -> list[TrialPoint]:
+        """Number, state and value of every trial in `states`, by number (the history plot)."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            rows = session.execute(
+                select(Trial.number, Trial.state, Trial.value)
+                .where(Trial.study_id == study_id, Trial.state.in_(states))
+                .order_by(Trial.number)
+            ).all()
+        return [TrialPoint(n, cast(TrialState, s), v) for n, s, v in rows]
+
+    def complete_vals(self, *, study_name: str) -> list[TrialVals]:
+        """The sampler's values of every complete trial (parameter plots and importance)."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            rows = session.execute(
+                select(Trial.number, Trial.value, Trial.vals)
+                .where(
+                    Trial.study_id == study_id,
+                    Trial.state == "complete",
+                    Trial.value.is_not(None),
+                )
+                .order_by(Trial.number)
+            ).all()
+        return [TrialVals(n, v, vals) for n, v, vals in rows]
+
+    def table_trials(
+        self,
+        *,
+        study_name: str,
+        states: Sequence[TrialState] = (),
+        order: TableOrder = "number",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[TrialRecord], int]:
+        """One page of the trial table, and the number of rows the filter matches."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            where: list[ColumnElement[bool]] = [Trial.study_id == study_id]
+            if states:
+                where.append(Trial.state.in_(states))
+            total = session.scalar(select(func.count(Trial.id)).where(*where)) or 0
+            column = getattr(Trial, order)
+            ordering = column.desc() if descending else column.asc()
+            rows = session.scalars(
+                select(Trial)
+                .where(*where)
+                .order_by(ordering.nulls_last(), Trial.number)
+                .offset(offset)
+                .limit(limit)
+            ).all()
+            return [trial_record(r, study_name=study_name) for r in rows], total
+
+    def trials_changed_after(
+        self, *, study_name: str, seq: int, limit: int = 500
+    ) -> list[TrialChange]:
+        """Trials stamped after `seq` (new ones and state changes), oldest change first."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            rows = session.execute(
+                select(Trial.number, Trial.state, Trial.value, Trial.last_step, Trial.change_seq)
+                .where(Trial.study_id == study_id, Trial.change_seq > seq)
+                .order_by(Trial.change_seq, Trial.number)
+                .limit(limit)
+            ).all()
+        return [TrialChange(n, cast(TrialState, s), v, st, c) for n, s, v, st, c in rows]
+
+    def epochs_after(
+        self,
+        *,
+        study_name: str,
+        after_id: int = 0,
+        numbers: Sequence[int] | None = None,
+        limit: int = 20_000,
+    ) -> list[EpochPoint]:
+        """Intermediate values of the trials' current attempts with an id above `after_id`.
+
+        `numbers` limits them to some trials (the curves drawn); None means every trial."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            where = [
+                Trial.study_id == study_id,
+                IntermediateValue.attempt == Trial.attempt,
+                IntermediateValue.id > after_id,
+            ]
+            if numbers is not None:
+                where.append(Trial.number.in_(numbers))
+            rows = session.execute(
+                select(
+                    IntermediateValue.id,
+                    Trial.number,
+                    Trial.state,
+                    IntermediateValue.step,
+                    IntermediateValue.value,
+                )
+                .join(Trial, Trial.id == IntermediateValue.trial_id)
+                .where(*where)
+                .order_by(IntermediateValue.id)
+                .limit(limit)
+            ).all()
+        return [EpochPoint(i, n, cast(TrialState, s), step, v) for i, n, s, step, v in rows]
+
+    def curve_trials(self, *, study_name: str, best: int, recent: int) -> list[int]:
+        """Numbers of the trials worth a learning curve: every running one, the `best`
+        complete ones and the `recent` last finished ones that reported any epoch."""
+        with self.session() as session:
+            study_id, direction, _ = _study(session, study_name)
+            reported = Trial.last_step.is_not(None)
+            base = select(Trial.number).where(Trial.study_id == study_id, reported)
+            ordering = Trial.value.asc() if direction == "minimize" else Trial.value.desc()
+            numbers = set(session.scalars(base.where(Trial.state == "running")))
+            numbers.update(
+                session.scalars(
+                    base.where(Trial.state == "complete").order_by(ordering).limit(best)
+                )
+            )
+            numbers.update(
+                session.scalars(
+                    base.where(Trial.state.in_(FINISHED_STATES))
+                    .order_by(Trial.number.desc())
+                    .limit(recent)
+                )
+            )
+        return sorted(numbers)
+
+    def trial_numbers(self, *, study_name: str, trial_ids: Sequence[int]) -> dict[int, int]:
+        """Trial id -> number, for those of `trial_ids` that belong to the study."""
+        if not trial_ids:
+            return {}
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            rows = session.execute(
+                select(Trial.id, Trial.number).where(
+                    Trial.study_id == study_id, Trial.id.in_(trial_ids)
+                )
+            ).all()
+        return {trial_id: number for trial_id, number in rows}
+
+    def attempt_spans(self, *, study_name: str, limit: int = 2000) -> list[AttemptSpan]:
+        """The `limit` most recent attempts of a study's trials (the timeline per worker)."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            rows = session.execute(
+                select(
+                    Trial.number,
+                    TrialAttempt.attempt,
+                    TrialAttempt.worker_id,
+                    TrialAttempt.started_at,
+                    TrialAttempt.ended_at,
+                    TrialAttempt.outcome,
+                )
+                .join(Trial, Trial.id == TrialAttempt.trial_id)
+                .where(Trial.study_id == study_id)
+                .order_by(TrialAttempt.started_at.desc(), TrialAttempt.id.desc())
+                .limit(limit)
+            ).all()
+        return [AttemptSpan(*row) for row in reversed(rows)]
+
+
+def _study(session: Session, name: str) -> tuple[int, str, int]:
+    """Id, direction and change stamp of a study, or NotFoundError."""
+    row = session.execute(
+        select(Study.id, Study.direction, Study.change_seq).where(Study.name == name)
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"study {name!r} does not exist")
+    return row.id, row.direction, row.change_seq

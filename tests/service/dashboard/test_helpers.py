@@ -1,0 +1,71 @@
+"""Downsampling, the flat parameter view and parameter importance (no database)."""
+
+from __future__ import annotations
+
+import random
+
+from service.dashboard.downsample import evenly_spaced, minmax_decimate, records
+from service.dashboard.importance import forest_importance
+from service.dashboard.params import ParamView
+from service.storage.dashboard import TrialVals
+from tests.service.factories import MIXED_SPACE
+
+
+def test_decimation_with_records_keeps_extremes_and_the_exact_best_so_far() -> None:
+    rng = random.Random(0)
+    values = [rng.gauss(0, 1) for _ in range(10_000)]
+    points = list(enumerate(values))
+    kept = minmax_decimate(points, lambda p: p[1], 500)
+    assert len(kept) <= 1000 and kept == sorted(kept)
+    assert min(values) in [v for _, v in kept] and max(values) in [v for _, v in kept]
+
+    def best_so_far(pts: list[tuple[int, float]]) -> dict[int, float]:
+        best, out = float("inf"), {}
+        for number, value in pts:
+            best = min(best, value)
+            out[number] = best
+        return out
+
+    improving = records(points, lambda p: p[1])
+    assert [v for _, v in improving] == sorted({v for _, v in improving}, reverse=True)
+    drawn = sorted(set(kept) | set(improving))
+    full = best_so_far(points)
+    assert all(full[n] == b for n, b in best_so_far(drawn).items())
+    assert minmax_decimate(points[:10], lambda p: p[1], 500) == points[:10]
+
+
+def test_evenly_spaced_keeps_the_first() -> None:
+    assert evenly_spaced(list(range(10)), 5) == [0, 2, 4, 6, 8]
+    assert evenly_spaced([1, 2], 5) == [1, 2]
+    assert evenly_spaced([1, 2], 0) == []
+
+
+def test_param_view_names_options_and_leaves_inactive_out() -> None:
+    view = ParamView.of(MIXED_SPACE)
+    vals = {"learning_rate": 0.01, "units": 32, "activation": 2, "layer": 1}
+    vals |= {"layer.dense.width": 100, "dropout": 0.1}
+    shown = view.display(vals)
+    assert shown["activation"] == "selu" and shown["layer"] == "dense"
+    assert shown["layer.dense.width"] == 100 and "layer.conv.filters" not in shown
+    conv = vals | {"layer": 0, "layer.conv.filters": 8, "layer.conv.kernel_size": 1}
+    table = view.table([TrialVals(1, 0.5, vals), TrialVals(2, 0.7, conv)])
+    columns = {c.label: c for c in table.columns}
+    assert columns["learning_rate"].log and columns["units"].log and columns["units"].kind == "int"
+    assert columns["layer.conv.kernel_size"].values == [None, "5"]
+    assert columns["layer"].options == ["conv", "dense"]
+    assert table.numbers == [1, 2] and table.values == [0.5, 0.7]
+
+
+def test_forest_importance_finds_the_parameter_that_matters() -> None:
+    view = ParamView.of(MIXED_SPACE)
+    rng = random.Random(1)
+    trials = []
+    for number in range(1, 301):
+        lr = 10 ** rng.uniform(-4, -1)
+        vals = {"learning_rate": lr, "units": rng.randint(16, 256), "activation": 0, "layer": 1}
+        vals |= {"layer.dense.width": rng.randint(16, 512), "dropout": rng.uniform(0, 0.5)}
+        trials.append(TrialVals(number, (lr * 100 - 3) ** 2, vals))
+    result = forest_importance(view.table(trials))
+    assert result.trials == 300 and result.scores[0][0] == "learning_rate"
+    assert abs(sum(score for _, score in result.scores) - 1) < 1e-6
+    assert forest_importance(view.table(trials[:1])).scores == []

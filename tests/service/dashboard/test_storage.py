@@ -1,0 +1,123 @@
+"""The dashboard's read queries, over SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.proposals import SamplerPool
+from service.storage import NotFoundError, Storage
+from tests.service.dashboard.fill import import_trials
+from tests.service.factories import study_spec
+
+
+@pytest.fixture
+def pool() -> SamplerPool:
+    return SamplerPool()
+
+
+def _run(storage: Storage, pool: SamplerPool, *, value: float | None, steps: int = 0) -> int:
+    """Ask one trial, report `steps` epochs; tell it complete with `value` unless None."""
+    trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+    assert trial is not None
+    for step in range(1, steps + 1):
+        storage.report(trial_id=trial.id, attempt=None, step=step, values={"val_loss": step})
+    if value is not None:
+        storage.tell(trial_id=trial.id, state="complete", value=value)
+    return trial.id
+
+
+def test_stamp_moves_with_trials_and_epochs(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_parallel=10))
+    empty = storage.study_stamp(study_name="study")
+    assert (empty.change_seq, empty.last_intermediate_id, empty.finished) == (0, 0, 0)
+    _run(storage, pool, value=None, steps=2)
+    running = storage.study_stamp(study_name="study")
+    assert running.change_seq > 0 and running.last_intermediate_id > 0 and running.finished == 0
+    _run(storage, pool, value=1.0)
+    done = storage.study_stamp(study_name="study")
+    assert done.change_seq > running.change_seq and done.finished == 1
+    with pytest.raises(NotFoundError):
+        storage.study_stamp(study_name="nope")
+
+
+def test_changes_after_a_stamp_are_the_new_and_changed_trials(
+    storage: Storage, pool: SamplerPool
+) -> None:
+    storage.create_study(spec=study_spec(max_parallel=10))
+    first = _run(storage, pool, value=None)
+    seen = storage.study_stamp(study_name="study").change_seq
+    assert storage.trials_changed_after(study_name="study", seq=seen) == []
+    _run(storage, pool, value=None)
+    storage.tell(trial_id=first, state="complete", value=0.5)
+    changed = storage.trials_changed_after(study_name="study", seq=seen)
+    assert [(c.number, c.state) for c in changed] == [(2, "running"), (1, "complete")]
+    assert changed[1].value == 0.5
+    assert len(storage.trials_changed_after(study_name="study", seq=0, limit=1)) == 1
+
+
+def test_epochs_after_an_id_follow_the_current_attempt(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_parallel=10))
+    _run(storage, pool, value=None, steps=3)
+    _run(storage, pool, value=2.0, steps=2)
+    epochs = storage.epochs_after(study_name="study")
+    assert [(e.number, e.step) for e in epochs] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)]
+    assert [e.state for e in epochs] == ["running"] * 3 + ["complete"] * 2
+    later = storage.epochs_after(study_name="study", after_id=epochs[2].id)
+    assert [(e.number, e.step) for e in later] == [(2, 1), (2, 2)]
+    only_first = storage.epochs_after(study_name="study", numbers=[1], limit=2)
+    assert [(e.number, e.step) for e in only_first] == [(1, 1), (1, 2)]
+
+
+def test_curve_trials_are_running_best_and_recent(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_parallel=10))
+    for value in (5.0, 1.0, 3.0, 4.0):
+        _run(storage, pool, value=value, steps=1)
+    _run(storage, pool, value=9.0)  # no epoch reported: no curve
+    _run(storage, pool, value=None, steps=1)  # running
+    assert storage.curve_trials(study_name="study", best=1, recent=1) == [2, 4, 6]
+    assert storage.curve_trials(study_name="study", best=0, recent=0) == [6]
+
+
+def test_table_trials_sorts_filters_and_pages(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_parallel=10))
+    for value in (3.0, 1.0, 2.0):
+        _run(storage, pool, value=value, steps=1)
+    _run(storage, pool, value=None, steps=4)
+    rows, total = storage.table_trials(study_name="study", order="value")
+    assert total == 4 and [r.number for r in rows] == [2, 3, 1, 4]  # no value: last
+    rows, _ = storage.table_trials(study_name="study", order="value", descending=True)
+    assert [r.number for r in rows] == [1, 3, 2, 4]
+    rows, _ = storage.table_trials(study_name="study", order="last_step", descending=True)
+    assert rows[0].number == 4
+    rows, total = storage.table_trials(study_name="study", states=("running",))
+    assert total == 1 and rows[0].state == "running"
+    rows, total = storage.table_trials(study_name="study", offset=1, limit=2)
+    assert total == 4 and [r.number for r in rows] == [2, 3]
+
+
+def test_points_and_vals_of_imported_trials(storage: Storage) -> None:
+    import_trials(storage, "study", 30)
+    points = storage.trial_points(study_name="study")
+    assert [p.number for p in points] == list(range(1, 31))
+    assert all(p.state == "complete" and p.value is not None for p in points)
+    vals = storage.complete_vals(study_name="study")
+    assert len(vals) == 30 and "learning_rate" in vals[0].vals
+    assert storage.attempt_spans(study_name="study") == []  # imported: no attempts
+
+
+def test_attempt_spans_and_trial_numbers(storage: Storage, pool: SamplerPool) -> None:
+    storage.create_study(spec=study_spec(max_parallel=10))
+    worker = storage.register_worker(host="h", pid=1, gpu=None, builders=[], datasets=[])
+    trial = storage.ask(study_name="study", worker_id=worker.id, proposer=pool).trial
+    assert trial is not None
+    storage.tell(trial_id=trial.id, state="failed", error="boom")
+    second = _run(storage, pool, value=None)
+    spans = storage.attempt_spans(study_name="study")
+    assert [(s.number, s.worker_id, s.outcome) for s in spans] == [
+        (1, worker.id, "failed"),
+        (2, None, "running"),
+    ]
+    assert spans[0].ended_at is not None and spans[1].ended_at is None
+    assert len(storage.attempt_spans(study_name="study", limit=1)) == 1
+    numbers = storage.trial_numbers(study_name="study", trial_ids=[second, 10_000])
+    assert numbers == {second: 2}
