@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
@@ -44,20 +45,50 @@ def parse_gpus(spec: str) -> list[str]:
     return gpus
 
 
-def run_per_gpu(gpus: Sequence[str], argv: Sequence[str]) -> int:
-    """Start `argv --gpus G` once per GPU with CUDA_VISIBLE_DEVICES=G; pass signals on."""
-    children = []
-    for gpu in gpus:
-        env = os.environ | {"CUDA_VISIBLE_DEVICES": gpu}
-        command = [sys.executable, "-m", "cli.main", *argv, "--gpus", gpu]
-        children.append(subprocess.Popen(command, env=env))
-        log.info("started worker process %d on GPU %s", children[-1].pid, gpu)
+def supervise(gpus: Sequence[str | None], argv: Sequence[str], recycle_code: int) -> int:
+    """Run one daemon process per GPU (or one on the CPU for [None]) and start a fresh one
+    whenever a daemon exits with `recycle_code`; pass signals on. Returns the worst exit
+    code of the daemons that ended for good."""
+    children: dict[int, tuple[str | None, subprocess.Popen[bytes]]] = {}
+    stopping = False
+
+    def start(gpu: str | None) -> None:
+        env = os.environ | {"CUDA_VISIBLE_DEVICES": gpu or ""}
+        command = [sys.executable, "-m", "cli.main", *argv, "--gpus", gpu or "none", "--child"]
+        child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+        children[child.pid] = (gpu, child)
+        log.info("started worker process %d on %s", child.pid, f"GPU {gpu}" if gpu else "CPU")
 
     def forward(signum: int, _frame: object) -> None:
-        for child in children:
+        nonlocal stopping
+        stopping = True
+        for _, child in children.values():
             if child.poll() is None:
                 child.send_signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    return max(child.wait() for child in children)
+    for gpu in gpus:
+        start(gpu)
+    worst = 0
+    while children:
+        pid, status = os.wait()
+        if pid not in children:
+            continue
+        gpu, _ = children.pop(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if code == recycle_code and not stopping:
+            start(gpu)
+        else:
+            worst = max(worst, code if code >= 0 else 128 - code)
+    return worst
+
+
+def _die_with_parent() -> None:
+    """In the child: be killed when the supervisor dies, even by SIGKILL (Linux), so that a
+    killed worker leaves no orphan training on."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
