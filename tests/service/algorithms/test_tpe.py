@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pytest
+from hyperopt.tpe import DEFAULT_LF
 
 from service.algorithms import (
     AlgorithmSettingsError,
@@ -162,6 +163,36 @@ def test_pending_trials_keep_parallel_proposals_apart() -> None:
     assert np.mean(with_liar) > 4 * np.mean(without), (with_liar, without)
 
 
+def test_without_the_constant_liar_pending_trials_are_left_out() -> None:
+    done = history(SQUARE, 12, square)
+    pending = [Observation(k, "running", {"x": 1.0, "y": -2.0}, None) for k in range(13, 21)]
+    reference = TPESampler(SQUARE, seed=2, constant_liar=False)
+    reference.observe(done)
+    plain = TPESampler(SQUARE, seed=2, constant_liar=False)
+    plain.observe(done + pending)
+    liar = TPESampler(SQUARE, seed=2)
+    liar.observe(done + pending)
+    assert plain.propose(21) == reference.propose(21) != liar.propose(21)
+
+
+@pytest.mark.parametrize(
+    ("finished", "pending", "expected"), [(10, 0, 1), (100, 0, 10), (200, 16, 20), (400, 0, 25)]
+)
+def test_the_good_group_is_a_fraction_of_the_finished_trials(
+    finished: int, pending: int, expected: int
+) -> None:
+    # hyperopt alone would take ceil(0.25 * sqrt(n)) of all n trials, pending ones included.
+    sampler = TPESampler(SQUARE, seed=0, gamma=0.1)
+    sampler.observe(history(SQUARE, finished, square))
+    sampler.observe(
+        Observation(k, "running", {"x": 0.0, "y": 0.0}, None)
+        for k in range(finished + 1, finished + pending + 1)
+    )
+    n = finished + pending
+    gamma = sampler._options()["gamma"]
+    assert min(math.ceil(gamma * math.sqrt(n)), DEFAULT_LF) == expected
+
+
 def test_tpe_beats_random_on_a_quadratic() -> None:
     tpe = np.array([run(TPESampler(SQUARE, seed=seed), square, 40) for seed in range(8)])
     rnd = np.array([run(RandomSampler(SQUARE, seed=seed), square, 40) for seed in range(8)])
@@ -246,9 +277,10 @@ def test_hyperopt_does_not_log_at_info(caplog: pytest.LogCaptureFixture) -> None
 def test_settings_are_validated_with_defaults() -> None:
     assert validate_algorithm("tpe", {}) == {
         "n_startup_trials": 10,
-        "gamma": 0.25,
+        "gamma": 0.1,
         "n_ei_candidates": 24,
         "prior_weight": 1.0,
+        "constant_liar": True,
     }
     assert (
         validate_algorithm("tpe", {"gamma": 0.5, "n_startup_trials": 3.0})["n_startup_trials"] == 3
@@ -262,7 +294,7 @@ def test_settings_are_validated_with_defaults() -> None:
         (
             "tpee",
             {},
-            "unknown algorithm 'tpee'; expected one of: random, tpe (did you mean 'tpe'?)",
+            "unknown algorithm 'tpee'; expected one of: random, tpe, tpe-mv (did you mean 'tpe'?)",
         ),
         ("tpe", {"gama": 0.3}, "unknown setting 'gama' for tpe (did you mean 'gamma'?)"),
         ("tpe", {"gamma": 1}, "gamma must be a number in (0, 1) (got 1)"),
@@ -271,6 +303,7 @@ def test_settings_are_validated_with_defaults() -> None:
         ("tpe", {"n_ei_candidates": True}, "n_ei_candidates must be an integer >= 1 (got True)"),
         ("tpe", {"n_ei_candidates": 2.5}, "n_ei_candidates must be an integer >= 1 (got 2.5)"),
         ("tpe", {"prior_weight": 0}, "prior_weight must be a number > 0"),
+        ("tpe", {"constant_liar": "yes"}, "constant_liar must be true or false (got 'yes')"),
         ("tpe", {"prior_weight": math.inf}, "prior_weight must be a number > 0"),
         ("random", {"seed": 1}, "unknown setting 'seed': random takes no settings"),
     ],
