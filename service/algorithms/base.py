@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -109,21 +109,16 @@ def make_sampler(
         from service.algorithms.random import RandomSampler
 
         return RandomSampler(space, seed=seed)
+    sampler_class: Callable[..., Sampler]
     if name == "tpe-mv":
         from service.algorithms.tpe_mv import MultivariateTPESampler
 
-        return MultivariateTPESampler(
-            space,
-            seed=seed,
-            n_startup_trials=int(valid["n_startup_trials"]),
-            gamma=float(valid["gamma"]),
-            n_ei_candidates=int(valid["n_ei_candidates"]),
-            prior_weight=float(valid["prior_weight"]),
-            constant_liar=bool(valid["constant_liar"]),
-        )
-    from service.algorithms.tpe import TPESampler  # imports hyperopt, which is slow to load
+        sampler_class = MultivariateTPESampler
+    else:
+        from service.algorithms.tpe import TPESampler  # imports hyperopt, slow to load
 
-    return TPESampler(
+        sampler_class = TPESampler
+    return sampler_class(
         space,
         seed=seed,
         n_startup_trials=int(valid["n_startup_trials"]),
