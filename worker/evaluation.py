@@ -24,7 +24,7 @@ from worker.builders import Builder
 from worker.datasets import SearchData, Split
 from worker.ensemble import greedy_ensemble
 from worker.registry import Registry
-from worker.scoring import Scorer, scorer_for
+from worker.scoring import Scorer, scorer_for, smooth_scorer
 from worker.trainer import Objective
 
 log = logging.getLogger("parzen.worker")
@@ -82,7 +82,12 @@ def evaluate(
     )
     selection = kfold or [c.search_value for c in candidates]
     pick = _best_index(selection, maximize)
-    ensemble = greedy_ensemble(val_preds, lambda p: scorer.score(y_val, p), maximize=maximize)
+    fit_on = smooth_scorer(scorer)
+    ensemble = greedy_ensemble(
+        val_preds,
+        lambda p: fit_on.score(y_val, p),
+        maximize=maximize if fit_on is scorer else False,  # log loss: lower is better
+    )
 
     # Everything the pick and the weights depend on is fixed: now, and only now, the test split.
     test = registry.load_test(objective.dataset, objective.split)
@@ -148,6 +153,7 @@ def _report(
                 "gap_warning": flagged,
             }
         )
+    ensemble_val = scorer.score(y_val, ensemble.predict(val_preds))
     ensemble_test = scorer.score(y_test, ensemble.predict(test_preds))
     pick_row = rows[pick]
 
@@ -178,9 +184,10 @@ def _report(
                 for c, w in zip(candidates, ensemble.weights, strict=True)
                 if w > 0
             },
-            "validation": ensemble.score,
+            "validation": ensemble_val,
+            "fitted_on": smooth_scorer(scorer).kind,
             "test": ensemble_test,
-            "beats_pick_on_validation": better(ensemble.score, val_scores[pick]),
+            "beats_pick_on_validation": better(ensemble_val, val_scores[pick]),
             "beats_pick_on_test": better(ensemble_test, pick_row["test"]),
         },
         "warnings": warnings,

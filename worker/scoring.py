@@ -86,3 +86,12 @@ def scorer_for(metric: str, info: DatasetInfo) -> Scorer:
     else:
         kind = "mse" if name in ("mse", "mean_squared_error") else "mae"
     return Scorer(kind, head, tuple(info.output_names))
+
+
+def smooth_scorer(scorer: Scorer) -> Scorer:
+    """What ensemble weights are fitted on: accuracy moves in steps of one row, so on a small
+    validation split greedy selection finds no strict improvement and keeps a single model;
+    log loss, a proper scoring rule, rewards every better-calibrated average."""
+    if scorer.kind == "accuracy":
+        return Scorer("crossentropy", scorer.head, scorer.output_names)
+    return scorer

@@ -80,3 +80,22 @@ def test_multi_output_metric_names_a_head() -> None:
         scorer_for("val_loss", info)
     with pytest.raises(ValueError, match="cannot score 'val_auc'"):
         scorer_for("val_auc", INFO)
+
+
+def test_accuracy_studies_fit_ensembles_on_log_loss() -> None:
+    from worker.scoring import smooth_scorer
+
+    accuracy = scorer_for("val_accuracy", INFO)
+    assert smooth_scorer(accuracy).kind == "crossentropy"
+    assert smooth_scorer(scorer_for("val_loss", INFO)) == scorer_for("val_loss", INFO)
+    # Two members right on every row, each confident on a different half: accuracy cannot
+    # tell the blend from either one (all 1.0); log loss prefers the blend.
+    y = np.array([0, 1] * 20)
+    first, second = _onehot(y, 0.95), _onehot(y, 0.55)
+    first[20:], second[20:] = _onehot(y[20:], 0.55), _onehot(y[20:], 0.95)
+    by_accuracy = greedy_ensemble([first, second], lambda p: accuracy.score(y, p), maximize=True)
+    loss = smooth_scorer(accuracy)
+    by_loss = greedy_ensemble([first, second], lambda p: loss.score(y, p), maximize=False)
+    assert list(by_accuracy.weights) == [1.0, 0.0]
+    assert np.allclose(by_loss.weights, [0.5, 0.5])
+    assert by_loss.score < loss.score(y, first)
