@@ -52,7 +52,10 @@ class StudyCreate(Strict):
     direction: Literal["minimize", "maximize"] = "minimize"
     metric: str = Field("val_loss", min_length=1, max_length=200)
     space: dict[str, Any] = Field(description="Search space; see the README for the format.")
-    algorithm: str = Field("tpe", description="tpe, tpe-mv or random.")
+    algorithm: str = Field(
+        "tpe-mv",
+        description="tpe-mv (the default: multivariate TPE), tpe (hyperopt's) or random.",
+    )
     algorithm_settings: dict[str, Any] = Field(default_factory=dict)
     pruner: dict[str, Any] | None = Field(
         None, description='{"type": "median", "n_startup_trials": 5, "n_warmup_steps": 2}'

@@ -305,9 +305,14 @@ class _NumericPart:
 
 
 class _CategoricalPart:
+    """Each kernel puts weight 1 on its observed option, and every kernel adds
+    prior_weight / (n + 1) spread over the options by their prior (Optuna's smoothing: with
+    uniform options, each one gets prior_weight / (n + 1))."""
+
     def __init__(self, kernel: _Choice, observed: np.ndarray, prior_weight: float) -> None:
         n = len(observed)
-        table = np.tile(prior_weight * kernel.prior / (n + 1), (n + 1, 1))
+        spread = prior_weight * len(kernel.prior) * kernel.prior / (n + 1)
+        table = np.tile(spread, (n + 1, 1))
         table[np.arange(n), observed.astype(int)] += 1.0
         self.table = table / table.sum(axis=1, keepdims=True)
         self.log_table = np.log(self.table)

@@ -201,3 +201,13 @@ def test_does_not_import_hyperopt() -> None:
         "assert 'hyperopt' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+def test_categorical_kernels_are_smoothed_as_optuna_smooths_them() -> None:
+    from service.algorithms.tpe_mv import _CategoricalPart, _Choice
+
+    kernel = _Choice(MIXED.dimensions["optimizer"], np.array([0.5, 0.5]))
+    part = _CategoricalPart(kernel, np.array([0.0, 0.0, 1.0]), prior_weight=1.0)
+    # Every kernel adds prior_weight / (n + 1) = 1/4 to each option; the last row is the prior.
+    expected = np.array([[1.25, 0.25], [1.25, 0.25], [0.25, 1.25], [0.25, 0.25]])
+    np.testing.assert_allclose(part.table, expected / expected.sum(axis=1, keepdims=True))

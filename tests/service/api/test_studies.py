@@ -37,6 +37,20 @@ def test_create_get_list_delete(client: TestClient) -> None:
     assert client.get("/api/v1/studies/s1").status_code == 404
 
 
+def test_default_algorithm_is_multivariate_tpe_with_its_defaults(client: TestClient) -> None:
+    body = study_body()
+    del body["algorithm"], body["algorithm_settings"]
+    study = client.post("/api/v1/studies", json=body).json()
+    assert study["algorithm"] == "tpe-mv"
+    assert study["algorithm_settings"] == {
+        "n_startup_trials": 10,
+        "gamma": 0.1,
+        "n_ei_candidates": 24,
+        "prior_weight": 1.0,
+        "constant_liar": True,
+    }
+
+
 def test_duplicate_name_is_409(client: TestClient) -> None:
     assert client.post("/api/v1/studies", json=study_body()).status_code == 201
     again = client.post("/api/v1/studies", json=study_body())
