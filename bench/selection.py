@@ -6,6 +6,7 @@ the report: the test score of the naive pick (best validation value), of the re-
 pick and of the ensemble, and the naive pick's validation-test gap.
 
     python bench/selection.py [--seeds 5] [--trials 60] [--datasets digits_flat,breast_cancer]
+    python bench/selection.py --datasets digits_flat --seeds 2 --first-seed 3  # a share of it
 
 Each finished run is appended to --results (JSON lines), so runs can be split over
 processes (one per dataset, say) and summarized together with --summarize.
@@ -93,6 +94,7 @@ def run_one(tmp: Path, dataset: str, seed: int, trials: int, epochs: int) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=0, help="to split seeds over processes")
     parser.add_argument("--trials", type=int, default=60)
     parser.add_argument("--datasets", default="digits_flat,breast_cancer")
     parser.add_argument("--max-epochs", type=int, default=15)
@@ -103,7 +105,7 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in [] if args.summarize else args.datasets.split(","):
-            for seed in range(args.seeds):
+            for seed in range(args.first_seed, args.first_seed + args.seeds):
                 row = run_one(Path(tmp), dataset, seed, args.trials, args.max_epochs)
                 with args.results.open("a") as out:
                     out.write(json.dumps(row) + "\n")
