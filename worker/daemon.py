@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import queue
 import signal
 import socket
 import threading
@@ -79,23 +80,53 @@ class TrialTiming:
         return self.total_seconds - (self.fit_seconds - self.callback_seconds)
 
 
-@dataclass
 class _Reporter:
-    """Posts each epoch's logs; says stop when the server does or when we are shutting down."""
+    """Posts each epoch's logs from a thread of its own, so that training never waits on the
+    network; says stop once the server has said so (an epoch later, at most) or at shutdown.
 
-    client: ParzenClient
-    trial: Trial
-    shutdown: threading.Event
-    stopped_by: Literal["", "server", "shutdown"] = ""
+    `close()` waits for the reports in flight, so that every epoch is recorded before the
+    tell, and raises the first error a report met (as the next `report()` does).
+    """
+
+    def __init__(self, client: ParzenClient, trial: Trial, shutdown: threading.Event) -> None:
+        self.client, self.trial, self.shutdown = client, trial, shutdown
+        self.stopped_by: Literal["", "server", "shutdown"] = ""
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[tuple[int, dict[str, float]] | None] = queue.SimpleQueue()
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._send_all, daemon=True, name="reports")
+        self._thread.start()
 
     def report(self, step: int, values: Mapping[str, float]) -> bool:
+        if self._error is not None:
+            raise self._error
         if self.shutdown.is_set():
-            self.stopped_by = "shutdown"
+            self._stop("shutdown")
             return True
-        if self.client.report(self.trial.id, step, dict(values), attempt=self.trial.attempt):
-            self.stopped_by = "server"
-            return True
-        return False
+        self._queue.put((step, dict(values)))
+        return self.stopped_by != ""
+
+    def close(self, *, raise_error: bool = True) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        if raise_error and self._error is not None:
+            raise self._error
+
+    def _send_all(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None or self.stopped_by:
+                continue  # told to stop, or broken: the rest would be refused
+            step, values = item
+            try:
+                if self.client.report(self.trial.id, step, values, attempt=self.trial.attempt):
+                    self._stop("server")
+            except Exception as exc:
+                self._error = exc
+
+    def _stop(self, by: Literal["server", "shutdown"]) -> None:
+        with self._lock:
+            self.stopped_by = self.stopped_by or by
 
 
 class _Heartbeat:
@@ -227,10 +258,13 @@ class Daemon:
                     artifact_dir=self._trial_dir(self.config.artifact_dir, trial),
                     log_dir=self._tensorboard_dir(trial, objective.tensorboard),
                 )
+                reporter.close()  # every epoch on record before the tell
         except TrialFailed as exc:
             return self._tell_failed(trial, str(exc), exc.traceback), 0.0, 0.0
         except Exception as exc:
             return self._tell_failed(trial, f"{type(exc).__name__}: {exc}", None), 0.0, 0.0
+        finally:
+            reporter.close(raise_error=False)
         if reporter.stopped_by == "shutdown":
             self.client.release(trial.id, attempt=trial.attempt)
             return "released", result.fit_seconds, result.callback_seconds

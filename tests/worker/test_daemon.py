@@ -115,3 +115,32 @@ def test_unknown_builder_is_never_handed_out(
     daemon = run_daemon()
     assert not daemon.counts
     assert api.get_study("ghost")["trials_created"] == 0
+
+
+def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
+    api: ParzenClient,
+) -> None:
+    import threading
+
+    from worker.daemon import _Reporter
+
+    api.create_study(study("bg", "mlp", "digits_flat", MLP_SPACE))
+    worker = api.register_worker(
+        host="h", pid=1, gpu=None, builders=["mlp"], datasets=["digits_flat"]
+    )
+    trial = api.lease(str(worker["id"])).trial
+    assert trial is not None
+    reporter = _Reporter(api, trial, threading.Event())
+    for step in range(1, 21):
+        assert reporter.report(step, {"val_accuracy": step / 20}) is False
+    reporter.close()  # returns once all 20 are on the server
+    steps = [v["step"] for v in api.trial("bg", trial.number)["intermediate"]]
+    assert steps == list(range(1, 21))
+
+    # Taken away (handed back): the server says stop, and the reporter says so at the
+    # next epoch, without waiting for it.
+    api.release(trial.id, attempt=trial.attempt)
+    reporter = _Reporter(api, trial, threading.Event())
+    reporter.report(21, {"val_accuracy": 1.0})
+    reporter.close()
+    assert reporter.stopped_by == "server" and reporter.report(22, {}) is True
