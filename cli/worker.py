@@ -39,10 +39,10 @@ def worker(
     max_trials_per_process: Annotated[
         int,
         typer.Option(
-            help="Start a fresh process after this many trials (0: never): Keras "
-            "on TensorFlow keeps ~10 MiB of every model it built."
+            help="Start a fresh process after this many trials (0: never): a safety "
+            "valve for plugins whose models leak memory."
         ),
-    ] = 50,
+    ] = 0,
     child: Annotated[bool, typer.Option(hidden=True, help="Run as a supervised daemon.")] = False,
 ) -> None:
     """Lease trials, train them with Keras, report every epoch, tell the results."""

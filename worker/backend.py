@@ -37,7 +37,25 @@ def reset_keras_state() -> None:
     a second pass over the heap finds nothing more and costs as much as the first.
     """
     keras.backend.clear_session(free_memory=False)
+    if keras.backend.backend() == "tensorflow":
+        _forget_custom_gradients()
     gc.collect()
+
+
+def _forget_custom_gradients() -> None:
+    """Drop the gradient functions TensorFlow registered for the cleared session's graphs.
+
+    Each trace of a `tf.custom_gradient` (Keras's train step has two) registers its gradient
+    in a process-wide registry under a fresh name, `CustomGradient-<n>`, and nothing ever
+    removes it; the function's closure holds the traced graph and every function in it.
+    That was all of the worker's growth: ~12 MiB per convnet trial on digits. Once the
+    session is cleared no graph is left to differentiate, so none of them is needed.
+    """
+    from tensorflow.python.framework import ops
+
+    registry = ops._gradient_registry._registry
+    for name in [name for name in registry if name.startswith("CustomGradient-")]:
+        del registry[name]
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

@@ -53,9 +53,9 @@ class DaemonConfig:
     max_failures: int = 3
     gpu: str | None = None
     retry_seconds: float = 3600.0
-    # Keras on TensorFlow keeps ~10 MiB per model it ever built (clear_session does not free
-    # it): after this many trials the daemon exits with RECYCLE and its supervisor starts a
-    # fresh process, as Celery's max_tasks_per_child does. 0: never.
+    # After this many trials the daemon exits with RECYCLE and its supervisor starts a fresh
+    # process, as Celery's max_tasks_per_child does: for plugins whose models leak (the
+    # built-in ones leave nothing behind: worker.backend.reset_keras_state). 0: never.
     max_trials_per_process: int = 0
 
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import keras
 import pytest
 
+from service.server import ServerThread
+from tests.conftest import ADMIN_TOKEN
 from tests.worker.conftest import study
 from worker.client import ParzenClient
 from worker.daemon import Daemon
@@ -144,3 +146,25 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
     reporter.report(21, {"val_accuracy": 1.0})
     reporter.close()
     assert reporter.stopped_by == "server" and reporter.report(22, {}) is True
+
+
+def test_daemon_asks_to_be_recycled_after_its_quota_of_trials(
+    api: ParzenClient, live_server: ServerThread, tmp_path: Path
+) -> None:
+    from worker.daemon import RECYCLE, DaemonConfig
+
+    api.create_study(study("recycled", "mlp", "digits_flat", MLP_SPACE))
+    config = DaemonConfig(
+        url=live_server.url,
+        token=ADMIN_TOKEN,
+        burst=True,
+        poll_seconds=0.2,
+        artifact_dir=tmp_path,
+        max_trials_per_process=1,
+    )
+    first = Daemon(config)
+    assert first.run() == RECYCLE and first.counts == {"complete": 1}
+    second = Daemon(config)  # what the supervisor starts next
+    assert second.run() == RECYCLE and second.counts == {"complete": 1}
+    assert Daemon(config).run() == 0  # nothing left
+    assert api.get_study("recycled")["counts"] == {"complete": 2}
