@@ -116,9 +116,13 @@ def show(timings: list) -> None:  # type: ignore[type-arg]
     rss = [t.rss_bytes / 2**20 for t in timings]
     half = len(rss) // 2
     growth = statistics.median(rss[half:]) - statistics.median(rss[:half])
+    # Caches that fill up (TensorFlow's kernels, oneDNN's primitives) level off; a leak
+    # keeps its slope: the second half's trend says which.
+    slope = statistics.linear_regression(range(half, len(rss)), rss[half:]).slope
     print(
         f"mean trial {total / len(timings):.2f} s; RSS first {rss[0]:.0f} MiB, "
-        f"last {rss[-1]:.0f} MiB, median second half minus first half {growth:+.0f} MiB"
+        f"last {rss[-1]:.0f} MiB, median second half minus first half {growth:+.0f} MiB, "
+        f"second half's trend {slope:+.2f} MiB per trial"
     )
     print(f"overhead_fraction: {overhead / total:.4f}")
 
