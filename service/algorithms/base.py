@@ -71,27 +71,23 @@ class _Setting:
 
 
 _BOOLEAN_TRUE = _Setting(True, integer=False, low=0, boolean=True)
-# tpe: hyperopt's defaults except n_startup_trials (hyperopt: 20 startup jobs) and gamma,
-# which is Optuna's rule (the best min(ceil(gamma * finished), 25) trials form the good
-# group; hyperopt's own is ceil(0.25 * sqrt(n))): bench/search_quality.py, average rank
-# 5.09 -> 4.13 among 7 TPE variants. tpe-mv: Optuna's defaults. constant_liar: pending
-# trials join the bad group (true) or are left out (false).
+# Both TPEs take the same settings with the same defaults: hyperopt's except
+# n_startup_trials (hyperopt: 20 startup jobs) and gamma, which is Optuna's rule (the best
+# min(ceil(gamma * finished), 25) trials form the good group; hyperopt's own is
+# ceil(0.25 * sqrt(n))): bench/search_quality.py, average rank 5.09 -> 4.13 among 7 TPE
+# variants; for tpe-mv these are Optuna's defaults. constant_liar: pending trials join the
+# bad group (true) or are left out (false).
+_TPE_SETTINGS: dict[str, _Setting] = {
+    "n_startup_trials": _Setting(10, integer=True, low=0, low_inclusive=True),
+    "gamma": _Setting(0.1, integer=False, low=0, high=1),
+    "n_ei_candidates": _Setting(24, integer=True, low=1, low_inclusive=True),
+    "prior_weight": _Setting(1.0, integer=False, low=0),
+    "constant_liar": _BOOLEAN_TRUE,
+}
 _SETTINGS: dict[str, dict[str, _Setting]] = {
     "random": {},
-    "tpe": {
-        "n_startup_trials": _Setting(10, integer=True, low=0, low_inclusive=True),
-        "gamma": _Setting(0.1, integer=False, low=0, high=1),
-        "n_ei_candidates": _Setting(24, integer=True, low=1, low_inclusive=True),
-        "prior_weight": _Setting(1.0, integer=False, low=0),
-        "constant_liar": _BOOLEAN_TRUE,
-    },
-    "tpe-mv": {
-        "n_startup_trials": _Setting(10, integer=True, low=0, low_inclusive=True),
-        "gamma": _Setting(0.1, integer=False, low=0, high=1),
-        "n_ei_candidates": _Setting(24, integer=True, low=1, low_inclusive=True),
-        "prior_weight": _Setting(1.0, integer=False, low=0),
-        "constant_liar": _BOOLEAN_TRUE,
-    },
+    "tpe": _TPE_SETTINGS,
+    "tpe-mv": _TPE_SETTINGS,
 }
 ALGORITHMS: tuple[str, ...] = tuple(_SETTINGS)
 
