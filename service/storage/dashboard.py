@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from service.db.models import IntermediateValue, Study, Trial, TrialAttempt
 from service.storage.base import StorageCore, study_id_by_name
-from service.storage.convert import trial_record
 from service.storage.errors import NotFoundError
 from service.storage.records import FINISHED_STATES, TrialRecord, TrialState
+from service.storage.trials import page_of_trials
 
 TableOrder = Literal["number", "state", "value", "last_step", "started_at", "finished_at"]
 TABLE_ORDERS: tuple[TableOrder, ...] = (
@@ -137,22 +137,16 @@ class DashboardStore(StorageCore):
         limit: int = 50,
     ) -> tuple[list[TrialRecord], int]:
         """One page of the trial table, and the number of rows the filter matches."""
+        column = getattr(Trial, order)
         with self.session() as session:
-            study_id = study_id_by_name(session, study_name)
-            where: list[ColumnElement[bool]] = [Trial.study_id == study_id]
-            if states:
-                where.append(Trial.state.in_(states))
-            total = session.scalar(select(func.count(Trial.id)).where(*where)) or 0
-            column = getattr(Trial, order)
-            ordering = column.desc() if descending else column.asc()
-            rows = session.scalars(
-                select(Trial)
-                .where(*where)
-                .order_by(ordering.nulls_last(), Trial.number)
-                .offset(offset)
-                .limit(limit)
-            ).all()
-            return [trial_record(r, study_name=study_name) for r in rows], total
+            return page_of_trials(
+                session,
+                study_name,
+                states,
+                column.desc() if descending else column.asc(),
+                offset=offset,
+                limit=limit,
+            )
 
     def trials_changed_after(
         self, *, study_name: str, seq: int, limit: int = 500

@@ -283,22 +283,16 @@ class TrialStore(StorageCore):
         offset: int = 0,
         limit: int = 100,
     ) -> tuple[list[TrialRecord], int]:
+        column = Trial.value if order.lstrip("-") == "value" else Trial.number
         with self.session() as session:
-            study_id = study_id_by_name(session, study_name)
-            where = [Trial.study_id == study_id]
-            if states:
-                where.append(Trial.state.in_(states))
-            total = session.scalar(select(func.count(Trial.id)).where(*where)) or 0
-            column = Trial.value if order.lstrip("-") == "value" else Trial.number
-            ordering = column.desc() if order.startswith("-") else column.asc()
-            rows = session.scalars(
-                select(Trial)
-                .where(*where)
-                .order_by(ordering.nulls_last(), Trial.number)
-                .offset(offset)
-                .limit(limit)
-            ).all()
-            return [trial_record(r, study_name=study_name) for r in rows], total
+            return page_of_trials(
+                session,
+                study_name,
+                states,
+                column.desc() if order.startswith("-") else column.asc(),
+                offset=offset,
+                limit=limit,
+            )
 
     def best_trial(self, *, study_name: str) -> TrialRecord:
         with self.session() as session:
@@ -649,3 +643,29 @@ def _detailed(session: Session, row: Trial, detail: bool) -> TrialRecord:
         attempts=list(attempts),
         intermediate=list(intermediate),
     )
+
+
+def page_of_trials(
+    session: Session,
+    study_name: str,
+    states: Sequence[TrialState],
+    ordering: ColumnElement[Any],
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[list[TrialRecord], int]:
+    """One page of a study's trials in `states` (all when empty), ordered by `ordering`
+    (nulls last, then by number), and the number of trials the filter matches."""
+    study_id = study_id_by_name(session, study_name)
+    where: list[ColumnElement[bool]] = [Trial.study_id == study_id]
+    if states:
+        where.append(Trial.state.in_(states))
+    total = session.scalar(select(func.count(Trial.id)).where(*where)) or 0
+    rows = session.scalars(
+        select(Trial)
+        .where(*where)
+        .order_by(ordering.nulls_last(), Trial.number)
+        .offset(offset)
+        .limit(limit)
+    ).all()
+    return [trial_record(r, study_name=study_name) for r in rows], total
