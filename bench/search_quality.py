@@ -425,6 +425,20 @@ class Summary:
     regret: dict[tuple[str, int, int], dict[str, list[float]]]
     # (objective, workers, budget) -> method -> ranks over seeds
     rank: dict[tuple[str, int, int], dict[str, list[float]]]
+    # (objective, workers, seed): one run of each method -> method -> ranks over budgets
+    run_ranks: dict[tuple[str, int, int], dict[str, list[float]]]
+
+    def rank_difference(self, a: str, b: str) -> tuple[float, float]:
+        """Mean of a's rank minus b's, and its standard error over runs (a run's budgets
+        are read off one trajectory, so they are averaged first, not counted apart)."""
+        per_run = [
+            float(np.mean(r[a]) - np.mean(r[b]))
+            for r in self.run_ranks.values()
+            if r.get(a) and r.get(b)
+        ]
+        if len(per_run) < 2:
+            return math.nan, math.nan
+        return float(np.mean(per_run)), float(np.std(per_run, ddof=1) / math.sqrt(len(per_run)))
 
 
 def summarize(
@@ -442,12 +456,16 @@ def summarize(
     rank: dict[tuple[str, int, int], dict[str, list[float]]] = defaultdict(
         lambda: defaultdict(list)
     )
-    for (objective, workers, budget, _), values in sorted(by_cell.items()):
+    run_ranks: dict[tuple[str, int, int], dict[str, list[float]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for (objective, workers, budget, seed), values in sorted(by_cell.items()):
         present = [m for m in methods if m in values]
         for method, place in zip(present, ranks([values[m] for m in present]), strict=True):
             regret[objective, workers, budget][method].append(values[method])
             rank[objective, workers, budget][method].append(place)
-    return Summary(methods, regret, rank)
+            run_ranks[objective, workers, seed][method].append(place)
+    return Summary(methods, regret, rank, run_ranks)
 
 
 def mean(xs: Sequence[float]) -> float:
@@ -621,9 +639,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         best_parzen = min(parzen, key=lambda m: parzen[m])
         best_other = min(others, key=lambda m: others[m])
         difference = parzen[best_parzen] - others[best_other]
+        _, error = summary.rank_difference(best_parzen, best_other)
         console.print(
             f"best of Parzen: {best_parzen} {parzen[best_parzen]:.3f}; "
-            f"best of the others: {best_other} {others[best_other]:.3f}"
+            f"best of the others: {best_other} {others[best_other]:.3f}; "
+            f"the difference's standard error: {error:.3f}"
         )
     sys.stdout.flush()
     print(f"parzen_rank_minus_best_other: {difference:.3f}")
