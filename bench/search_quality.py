@@ -331,7 +331,7 @@ _CLIENT: Any = None
 
 
 def _start_server(folder: str, in_process: bool) -> None:
-    """Pool initializer: one server per process, on its own SQLite file."""
+    """Pool initializer: one server per process, on its own SQLite file (none in process)."""
     global _CLIENT
     logging.getLogger("hyperopt").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
