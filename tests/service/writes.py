@@ -1,0 +1,70 @@
+"""Writes to a trial, as its holder makes them, for tests that are not about the credentials.
+
+A test that leases a trial and then reports, tells or releases it goes through these, so that
+what a write must carry to prove it comes from the trial's holder is said in one place. Tests
+of that proof itself (a write from the wrong holder) call the routes and the store directly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from service.storage import Storage, TrialRecord
+
+Held = dict[str, Any]  # a leased trial as the API hands it out (`ask`'s "trial")
+
+
+def holder(trial: Held) -> dict[str, Any]:
+    """What a write must name about the attempt it comes from."""
+    return {"attempt": trial["attempt"]}
+
+
+def api_report(
+    client: TestClient | httpx.Client, trial: Held, step: int, values: dict[str, Any]
+) -> httpx.Response:
+    return client.post(
+        f"/api/v1/trials/{trial['id']}/report",
+        json={"step": step, "values": values, **holder(trial)},
+    )
+
+
+def api_heartbeat(client: TestClient | httpx.Client, trial: Held) -> httpx.Response:
+    return client.post(f"/api/v1/trials/{trial['id']}/heartbeat", json=holder(trial))
+
+
+def api_tell(
+    client: TestClient | httpx.Client,
+    trial: Held,
+    state: str,
+    value: float | None = None,
+    **body: Any,
+) -> httpx.Response:
+    payload = {"state": state, "value": value, **body, **holder(trial)}
+    return client.post(f"/api/v1/trials/{trial['id']}/tell", json=payload)
+
+
+def api_release(client: TestClient | httpx.Client, trial: Held) -> httpx.Response:
+    return client.post(f"/api/v1/trials/{trial['id']}/release", json=holder(trial))
+
+
+def store_holder(trial: TrialRecord) -> dict[str, Any]:
+    return {"attempt": trial.attempt}
+
+
+def store_report(
+    storage: Storage, trial: TrialRecord, step: int | None, values: dict[str, Any]
+) -> Any:
+    return storage.report(trial_id=trial.id, step=step, values=values, **store_holder(trial))
+
+
+def store_tell(
+    storage: Storage, trial: TrialRecord, state: Any, value: float | None = None, **kw: Any
+) -> TrialRecord:
+    return storage.tell(trial_id=trial.id, state=state, value=value, **kw, **store_holder(trial))
+
+
+def store_release(storage: Storage, trial: TrialRecord) -> TrialRecord:
+    return storage.release(trial_id=trial.id, **store_holder(trial))
