@@ -13,9 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from service import dashboard
+from service.access import FailureLimiter, LoopbackOnly
 from service.api import artifacts, finalizations, studies, tokens, trials, workers
 from service.artifacts import ArtifactStore
-from service.config import Settings, get_settings
+from service.config import MAKE_A_TOKEN, Settings, get_settings
 from service.db.engine import make_engine
 from service.proposals import SamplerPool
 from service.storage import ConflictError, NotFoundError, Storage
@@ -33,6 +34,8 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
             storage.ensure_token(
                 role="admin", name="PARZEN_ADMIN_TOKEN", token=settings.admin_token
             )
+        if settings.auth:
+            _warn_without_admin(storage)
         reaper = asyncio.create_task(_reap_leases(storage, settings.reaper_interval))
         yield
         reaper.cancel()
@@ -49,6 +52,9 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.state.storage = storage
     app.state.samplers = SamplerPool()
     app.state.artifacts = ArtifactStore(settings.artifact_dir)
+    app.state.auth_failures = FailureLimiter(limit=settings.auth_failures_per_minute)
+    if not settings.auth:
+        app.add_middleware(LoopbackOnly)  # whatever host the server was told to bind
 
     api = APIRouter(prefix="/api/v1")
     for module in (studies, trials, tokens, workers, finalizations, artifacts):
@@ -69,6 +75,16 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         return JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
 
     return app
+
+
+def _warn_without_admin(storage: Storage) -> None:
+    """Say once, at start-up, why nothing can be created yet and how to fix it."""
+    if not any(t.role == "admin" and t.revoked_at is None for t in storage.list_tokens()):
+        log.warning(
+            "auth is on and the database has no admin token, so no study or token can be "
+            "created: make one with export PARZEN_ADMIN_TOKEN=$(%s) and restart the server",
+            MAKE_A_TOKEN,
+        )
 
 
 async def _reap_leases(storage: Storage, interval: float) -> None:
