@@ -7,6 +7,8 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
@@ -23,15 +25,15 @@ class SchemaNotReady(RuntimeError):
 def serve(settings: Settings, *, workers: int = 1, log_level: str = "info") -> None:
     """Migrate (under the migration lock) or check the schema, then serve until interrupted."""
     ensure_schema(settings)
-    _prepare_metrics_dir(workers)
-    uvicorn.run(
-        "service.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=log_level,
-    )
+    with _metrics_dir(workers):
+        uvicorn.run(
+            "service.main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=log_level,
+        )
 
 
 def ensure_schema(settings: Settings) -> None:
@@ -53,22 +55,28 @@ def ensure_schema(settings: Settings) -> None:
         )
 
 
-def _prepare_metrics_dir(workers: int) -> None:
+@contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
     """Several processes share /metrics through prometheus-client's multiprocess mode: give
-    them a directory (a fresh one unless PROMETHEUS_MULTIPROC_DIR names one) and clear the
-    files of an earlier run there, as the library asks. Set before the worker processes
-    import prometheus-client, which reads the variable at import."""
+    them a directory (a fresh one, removed at exit, unless PROMETHEUS_MULTIPROC_DIR names
+    one) and clear the files of an earlier run there, as the library asks. Set before the
+    server processes import prometheus-client, which reads the variable at import."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not directory:
-        if workers <= 1:
-            return  # one process: its own registry is the whole truth
-        directory = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
-            prefix="parzen-metrics-"
-        )
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):
-        stale.unlink()
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        yield
+    elif workers > 1:
+        with tempfile.TemporaryDirectory(prefix="parzen-metrics-") as fresh:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = fresh
+            try:
+                yield
+            finally:
+                del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    else:
+        yield  # one process: its own registry is the whole truth
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -3,15 +3,22 @@ moves by the wrong amount, or the text no longer parses with prometheus-client's
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.server import free_port
 from service.storage import Storage
 from tests.service.api.test_studies import study_body
 from tests.service.writes import api_report, api_tell
 
+ROOT = Path(__file__).resolve().parents[3]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -98,3 +105,47 @@ def test_workers_seen_and_test_split_uses_come_from_the_database(
     after = scrape(client)
     assert value(after, "parzen_test_split_uses_total", study="s1") == 1
     assert value(after, "parzen_workers_seen_recently", state="idle") == 1
+
+
+def test_several_server_processes_answer_a_scrape_with_the_sum(tmp_path: Path) -> None:
+    """`parzen server --workers 2`: whichever process answers a scrape counts every process's
+    asks (multiprocess mode). The kernel spreads the connections over both processes, so a
+    scrape that counted only its own process would see fewer than were made."""
+    port = free_port()
+    url = f"sqlite:///{tmp_path / 'parzen.db'}"
+    env = os.environ | {"PARZEN_AUTH": "false", "PARZEN_HOST": "127.0.0.1"}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    argv = ["server", "--workers", "2", "--port", str(port), "--database-url", url]
+    with (tmp_path / "server.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", *argv],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        for _ in range(40):  # a new connection each: no keep-alive pins them to one process
+            assert httpx.post(f"{base}/api/v1/studies/absent/ask").status_code == 404
+        counted = []
+        for _ in range(6):
+            text = httpx.get(f"{base}/metrics").text
+            asks = {
+                sample.labels.get("status"): sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+                if sample.name == "parzen_asks_total"
+            }
+            counted.append(asks.get("error"))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert counted == [40.0] * 6, (tmp_path / "server.log").read_text()
