@@ -50,6 +50,18 @@ class Settings(BaseSettings):
     test_budget: int = Field(
         3, ge=1, description="Uses of a study's test split before finalizing needs an override."
     )
+    migrate: bool = Field(
+        True,
+        description="Migrate the database at start-up (under a lock, so replicas migrate once); "
+        "false: refuse to start on an old schema, for deployments where `parzen migrate` runs "
+        "once.",
+    )
+    db_pool_size: int = Field(
+        10, ge=1, description="PostgreSQL connections each server process keeps open."
+    )
+    db_max_overflow: int = Field(
+        20, ge=0, description="PostgreSQL connections a process may open beyond the pool."
+    )
 
     @field_validator("admin_token")
     @classmethod

@@ -12,9 +12,9 @@ from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service import dashboard
+from service import dashboard, metrics
 from service.access import FailureLimiter, LoopbackOnly
-from service.api import artifacts, finalizations, studies, tokens, trials, workers
+from service.api import artifacts, finalizations, health, studies, tokens, trials, workers
 from service.artifacts import ArtifactStore
 from service.config import MAKE_A_TOKEN, Settings, get_settings
 from service.db.engine import make_engine
@@ -26,7 +26,13 @@ log = logging.getLogger("parzen.service")
 
 def create_app(settings: Settings | None = None, storage: Storage | None = None) -> FastAPI:
     settings = settings or get_settings()
-    storage = storage or Storage(make_engine(settings.database_url))
+    storage = storage or Storage(
+        make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,11 +66,8 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     for module in (studies, trials, tokens, workers, finalizations, artifacts):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(health.router)  # /healthz, /readyz, /metrics: no token (probes)
     dashboard.install(app)  # pages at /, their data under /dashboard
-
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
@@ -92,8 +95,9 @@ async def _reap_leases(storage: Storage, interval: float) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            expired = await run_in_threadpool(storage.expire_leases)
-            expired += await run_in_threadpool(storage.expire_finalizations)
+            leases = await run_in_threadpool(storage.expire_leases)
+            metrics.count_expired(leases)
+            expired = leases.total + await run_in_threadpool(storage.expire_finalizations)
         except Exception:  # the next sweep retries; a failed sweep must not kill the server
             log.exception("lease sweep failed")
             continue
