@@ -36,13 +36,10 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.admin_token:
-            storage.ensure_token(
-                role="admin", name="PARZEN_ADMIN_TOKEN", token=settings.admin_token
-            )
-        if settings.auth:
-            _warn_without_admin(storage)
-        reaper = asyncio.create_task(_reap_leases(storage, settings.reaper_interval))
+        # A database that is down at start-up must not keep the server down: /readyz says
+        # so, and the reaper finishes the start-up once the database answers.
+        started = await run_in_threadpool(_start_up, storage, settings)
+        reaper = asyncio.create_task(_reap_leases(storage, settings, started))
         yield
         reaper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -90,10 +87,30 @@ def _warn_without_admin(storage: Storage) -> None:
         )
 
 
-async def _reap_leases(storage: Storage, interval: float) -> None:
+def _start_up(storage: Storage, settings: Settings) -> bool:
+    """Register the first admin token and warn if there is none; False if the database
+    did not answer (then the reaper tries again at each sweep)."""
+    try:
+        if settings.admin_token:
+            storage.ensure_token(
+                role="admin", name="PARZEN_ADMIN_TOKEN", token=settings.admin_token
+            )
+        if settings.auth:
+            _warn_without_admin(storage)
+    except Exception as exc:  # the database is down or not migrated yet: /readyz says which
+        log.warning("start-up deferred, the database did not answer: %s", exc)
+        return False
+    return True
+
+
+async def _reap_leases(storage: Storage, settings: Settings, started: bool) -> None:
     """Requeue trials of lost workers even when nobody asks (the dashboard shows the truth)."""
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(settings.reaper_interval)
+        if not started:
+            started = await run_in_threadpool(_start_up, storage, settings)
+            if not started:
+                continue
         try:
             leases = await run_in_threadpool(storage.expire_leases)
             metrics.count_expired(leases)
