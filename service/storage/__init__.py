@@ -1,7 +1,7 @@
 """The only code that writes queries. Everything outside gets frozen records."""
 
 from service.storage.dashboard import DashboardStore
-from service.storage.errors import ConflictError, NotFoundError, StorageError
+from service.storage.errors import ConflictError, ForbiddenError, NotFoundError, StorageError
 from service.storage.finalizations import FinalizationStore, TestBudgetError
 from service.storage.records import (
     AskResult,
@@ -27,6 +27,7 @@ __all__ = [
     "AskResult",
     "ConflictError",
     "FinishedTrial",
+    "ForbiddenError",
     "NotFoundError",
     "Proposer",
     "ReportResult",

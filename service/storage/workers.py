@@ -23,7 +23,9 @@ class WorkerStore(StorageCore):
         gpu: str | None,
         builders: list[str],
         datasets: list[str],
+        token_id: int | None = None,
     ) -> WorkerRecord:
+        """`token_id`: the bearer token registering it, the only one that may lease for it."""
         with self.session() as session:
             row = Worker(
                 id=uuid.uuid4().hex,
@@ -35,6 +37,7 @@ class WorkerStore(StorageCore):
                 trials_done=0,
                 trials_failed=0,
                 state="idle",
+                token_id=token_id,
             )
             session.add(row)
             session.flush()

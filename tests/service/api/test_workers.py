@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.service.api.test_studies import study_body
+from tests.service.writes import api_tell
 
 
 def _register(client: TestClient, builders: list[str], datasets: list[str]) -> str:
@@ -22,8 +23,7 @@ def test_lease_only_hands_out_what_the_worker_can_run(client: TestClient) -> Non
     workers = {w["id"]: w for w in client.get("/api/v1/workers").json()}
     assert workers[able]["current_trial_id"] == leased["trial"]["id"]
     assert workers[able]["state"] == "busy" and workers[unable]["current_trial_id"] is None
-    tid = leased["trial"]["id"]
-    client.post(f"/api/v1/trials/{tid}/tell", json={"state": "complete", "value": 0.5})
+    api_tell(client, leased["trial"], "complete", 0.5)
     after = {w["id"]: w for w in client.get("/api/v1/workers").json()}[able]
     assert after["trials_done"] == 1 and after["current_trial_id"] is None
 
