@@ -3,6 +3,7 @@
 from service.storage.dashboard import DashboardStore
 from service.storage.errors import ConflictError, ForbiddenError, NotFoundError, StorageError
 from service.storage.finalizations import FinalizationStore, TestBudgetError
+from service.storage.leases import AttemptArtifactStore
 from service.storage.records import (
     AskResult,
     FinishedTrial,
@@ -19,7 +20,15 @@ from service.storage.trials import Proposer, TrialStore
 from service.storage.workers import WorkerStore
 
 
-class Storage(StudyStore, TrialStore, TokenStore, WorkerStore, FinalizationStore, DashboardStore):
+class Storage(
+    StudyStore,
+    TrialStore,
+    TokenStore,
+    WorkerStore,
+    FinalizationStore,
+    DashboardStore,
+    AttemptArtifactStore,
+):
     """Studies, trials, tokens and workers over one SQLAlchemy engine."""
 
 

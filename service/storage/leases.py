@@ -14,12 +14,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.db.models import IntermediateValue, Trial, TrialAttempt, Worker
-from service.storage.errors import ConflictError, ForbiddenError
+from service.storage.base import StorageCore, lock_study
+from service.storage.errors import ConflictError, ForbiddenError, NotFoundError
 
 FINISHED = ("complete", "pruned", "failed")
 LATE_NOTE = "its lease had expired; the result arrived late and was kept"
@@ -92,7 +94,7 @@ def not_current(held: TrialAttempt, state: str, current: int) -> ConflictError:
 @dataclass(frozen=True, slots=True)
 class LateComplete:
     value: float
-    metrics: object
+    metrics: Any  # already made JSON-safe (finite_json)
     stamp: int
     now: datetime
 
@@ -183,3 +185,46 @@ def see_worker(session: Session, worker_id: str | None, now: datetime) -> None:
     """A busy worker counts as seen while it reports."""
     if worker_id is not None:
         session.execute(update(Worker).where(Worker.id == worker_id).values(last_seen_at=now))
+
+
+class AttemptArtifactStore(StorageCore):
+    """Checkpoints per attempt: uploaded under the lease token, the trial's once its result."""
+
+    def artifact_attempt(
+        self, *, trial_id: int, lease_token: str, token_id: int | None = None
+    ) -> int:
+        """The attempt whose checkpoint this lease token may upload (checked before the body
+        is read): 403 for another holder, 409 for an attempt whose result cannot be kept."""
+        with self.session() as session:
+            trial = session.get(Trial, trial_id)
+            if trial is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            held = holding(
+                session, trial_id=trial_id, lease_token=lease_token, token_id=token_id, attempt=None
+            )
+            if not may_upload(trial, held):
+                raise not_current(held, trial.state, trial.attempt)
+            return held.attempt
+
+    def set_attempt_artifact(self, *, trial_id: int, attempt: int, path: str) -> None:
+        """Record an attempt's checkpoint; it is the trial's while that attempt holds the
+        trial or produced its result (a late completer's is taken over by its tell)."""
+        with self.session() as session:
+            study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
+            if study_id is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            lock_study(session, study_id)
+            session.execute(
+                update(TrialAttempt)
+                .where(TrialAttempt.trial_id == trial_id, TrialAttempt.attempt == attempt)
+                .values(artifact=path)
+            )
+            session.execute(
+                update(Trial)
+                .where(
+                    Trial.id == trial_id,
+                    Trial.attempt == attempt,
+                    Trial.state.in_(("running", "complete")),
+                )
+                .values(artifact=path)
+            )

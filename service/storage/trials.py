@@ -45,7 +45,6 @@ from service.storage.leases import (
     complete_late,
     holding,
     may_complete_late,
-    may_upload,
     not_current,
     see_worker,
     start_attempt,
@@ -324,45 +323,6 @@ class TrialStore(StorageCore):
                 _end_attempt(session, trial_id, held.attempt, "released", now, None)
                 _free_worker(session, trial_id, "idle")
         return self.get_trial_by_id(trial_id=trial_id)
-
-    def artifact_attempt(
-        self, *, trial_id: int, lease_token: str, token_id: int | None = None
-    ) -> int:
-        """The attempt whose checkpoint this lease token may upload (checked before the body
-        is read): 403 for another holder, 409 for an attempt whose result cannot be kept."""
-        with self.session() as session:
-            trial = session.get(Trial, trial_id)
-            if trial is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
-            held = holding(
-                session, trial_id=trial_id, lease_token=lease_token, token_id=token_id, attempt=None
-            )
-            if not may_upload(trial, held):
-                raise not_current(held, trial.state, trial.attempt)
-            return held.attempt
-
-    def set_attempt_artifact(self, *, trial_id: int, attempt: int, path: str) -> None:
-        """Record an attempt's checkpoint; it is the trial's while that attempt holds the
-        trial or produced its result (a late completer's is taken over by its tell)."""
-        with self.session() as session:
-            study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
-            if study_id is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
-            lock_study(session, study_id)
-            session.execute(
-                update(TrialAttempt)
-                .where(TrialAttempt.trial_id == trial_id, TrialAttempt.attempt == attempt)
-                .values(artifact=path)
-            )
-            session.execute(
-                update(Trial)
-                .where(
-                    Trial.id == trial_id,
-                    Trial.attempt == attempt,
-                    Trial.state.in_(("running", "complete")),
-                )
-                .values(artifact=path)
-            )
 
     def expire_leases(self) -> int:
         """Requeue (or fail, past max_attempts) running trials whose lease has run out."""
