@@ -263,7 +263,9 @@ def ask_and_tell(client: ParzenClient, mirror: Mirror, rng: np.random.Generator)
     if trial.number != number:
         raise RuntimeError(f"server proposed trial {trial.number}, expected {number}")
     value = objective(trial.params, rng)
-    _, tell_s = timed(lambda: client.tell(trial.id, "complete", value))
+    _, tell_s = timed(
+        lambda: client.tell(trial.id, "complete", value, lease_token=trial.lease_token)
+    )
     mirror.sync()
     served = mirror.storage.get_trial(study_name=STUDY, number=number).vals
     return Sample(ask_s, tell_s, raw, same=_same_vals(served, expected))

@@ -140,10 +140,10 @@ class ParzenOptimizer:
         answer = self.client.ask(self.name)
         if answer.trial is None:
             raise RuntimeError(f"ask answered {answer.status}: {answer.reason}")
-        return answer.trial.id, answer.trial.params
+        return answer.trial, answer.trial.params
 
     def tell(self, handle: Any, value: float) -> None:
-        self.client.tell(handle, "complete", value)
+        self.client.tell(handle.id, "complete", value, lease_token=handle.lease_token)
 
     def close(self) -> None:
         self.client.delete_study(self.name)

@@ -19,7 +19,7 @@ from service.artifacts import ArtifactStore
 from service.config import MAKE_A_TOKEN, Settings, get_settings
 from service.db.engine import make_engine
 from service.proposals import SamplerPool
-from service.storage import ConflictError, NotFoundError, Storage
+from service.storage import ConflictError, ForbiddenError, NotFoundError, Storage
 
 log = logging.getLogger("parzen.service")
 
@@ -69,6 +69,10 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(_: Request, exc: ForbiddenError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status.HTTP_403_FORBIDDEN)
 
     @app.exception_handler(ConflictError)
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:

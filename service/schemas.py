@@ -147,6 +147,10 @@ class LeasedTrial(TrialPublic):
     metric: str
     objective: dict[str, Any]
     lease_seconds: float
+    lease_token: str = Field(
+        description="Shown once: every report, heartbeat, tell, release and checkpoint upload "
+        "of this attempt must carry it."
+    )
 
 
 class AskRequest(Strict):
@@ -165,15 +169,24 @@ class AskResponse(BaseModel):
 class ReportRequest(Strict):
     step: int = Field(ge=0, description="Epoch (or other step) the values belong to.")
     values: dict[str, float | None] = Field(description="Metrics of that step (Keras logs).")
+    lease_token: str = Field(
+        min_length=1, max_length=100, description="The lease_token that ask or lease returned."
+    )
     attempt: int | None = Field(None, description="The attempt the reporter was handed.")
 
 
 class HeartbeatRequest(Strict):
+    lease_token: str = Field(
+        min_length=1, max_length=100, description="The lease_token that ask or lease returned."
+    )
     attempt: int | None = None
 
 
 class ReleaseRequest(Strict):
-    attempt: int = Field(description="The attempt being handed back.")
+    lease_token: str = Field(
+        min_length=1, max_length=100, description="The lease_token that ask or lease returned."
+    )
+    attempt: int | None = Field(None, description="The attempt being handed back.")
 
 
 class LeaseRequest(Strict):
@@ -189,6 +202,9 @@ class ReportResponse(BaseModel):
 
 class TellRequest(Strict):
     state: Literal["complete", "pruned", "failed"]
+    lease_token: str = Field(
+        min_length=1, max_length=100, description="The lease_token that ask or lease returned."
+    )
     attempt: int | None = Field(None, description="The attempt the teller was handed.")
     value: float | None = None
     metrics: dict[str, Any] = Field(default_factory=dict)

@@ -1,9 +1,10 @@
 """HTTP client of the Parzen service: the user's Python SDK and the worker's transport.
 
 Connection errors and 5xx answers are retried with exponential backoff (tenacity), so a
-worker rides out a server restart. Reports and tells are idempotent on the server, so a
-retry after a lost answer is harmless; a retried ask may lease a second trial, whose lease
-then runs out and puts it back in the queue, so nothing is lost either.
+worker rides out a server restart. Every write to a trial carries the `lease_token` that ask
+or lease handed out with it (`Trial.lease_token`). Reports and tells are idempotent on the
+server, so a retry after a lost answer is harmless; a retried ask may lease a second trial,
+whose lease then runs out and puts it back in the queue, so nothing is lost either.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class Trial:
     direction: str
     objective: dict[str, Any] = field(default_factory=dict)
     lease_seconds: float = 60.0
+    # The attempt's secret: every report, heartbeat, tell, release and upload carries it.
+    lease_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -112,14 +115,25 @@ class ParzenClient:
         return _ask(self._call("POST", f"/studies/{study}/ask", json={"worker_id": worker_id}))
 
     def report(
-        self, trial_id: int, step: int, values: dict[str, float], *, attempt: int | None = None
+        self,
+        trial_id: int,
+        step: int,
+        values: dict[str, float],
+        *,
+        lease_token: str,
+        attempt: int | None = None,
     ) -> bool:
         """Send one step's metrics; True means stop training (pruned or taken away)."""
-        body = {"step": step, "values": _finite(values), "attempt": attempt}
+        body = {
+            "step": step,
+            "values": _finite(values),
+            "lease_token": lease_token,
+            "attempt": attempt,
+        }
         return bool(self._call("POST", f"/trials/{trial_id}/report", json=body)["should_stop"])
 
-    def heartbeat(self, trial_id: int, *, attempt: int | None = None) -> bool:
-        body = {"attempt": attempt}
+    def heartbeat(self, trial_id: int, *, lease_token: str, attempt: int | None = None) -> bool:
+        body = {"lease_token": lease_token, "attempt": attempt}
         return bool(self._call("POST", f"/trials/{trial_id}/heartbeat", json=body)["should_stop"])
 
     def tell(
@@ -128,6 +142,7 @@ class ParzenClient:
         state: Literal["complete", "pruned", "failed"],
         value: float | None = None,
         *,
+        lease_token: str,
         metrics: dict[str, Any] | None = None,
         error: str | None = None,
         attempt: int | None = None,
@@ -140,13 +155,17 @@ class ParzenClient:
             "value": value,
             "metrics": _finite(metrics or {}),
             "error": error,
+            "lease_token": lease_token,
             "attempt": attempt,
         }
         return self._json("POST", f"/trials/{trial_id}/tell", json=body)
 
-    def release(self, trial_id: int, *, attempt: int) -> dict[str, Any]:
+    def release(
+        self, trial_id: int, *, lease_token: str, attempt: int | None = None
+    ) -> dict[str, Any]:
         """Hand a trial back to the queue without using up an attempt."""
-        return self._json("POST", f"/trials/{trial_id}/release", json={"attempt": attempt})
+        body = {"lease_token": lease_token, "attempt": attempt}
+        return self._json("POST", f"/trials/{trial_id}/release", json=body)
 
     def trials(
         self,
@@ -169,9 +188,12 @@ class ParzenClient:
         return self._json("GET", f"/studies/{study}/best")
 
     # Artifacts and the sealed test step
-    def upload_artifact(self, trial_id: int, path: Path) -> None:
+    def upload_artifact(self, trial_id: int, path: Path, *, lease_token: str) -> None:
         """Store a trial's checkpoint on the server, so that any node can evaluate it."""
-        self._call("PUT", f"/trials/{trial_id}/artifact", content=path.read_bytes())
+        headers = {"X-Parzen-Lease-Token": lease_token}
+        self._call(
+            "PUT", f"/trials/{trial_id}/artifact", content=path.read_bytes(), headers=headers
+        )
 
     def download_artifact(self, trial_id: int, target: Path) -> Path:
         response = self._call_raw("GET", f"/trials/{trial_id}/artifact")
@@ -275,6 +297,7 @@ def _ask(body: dict[str, Any]) -> Ask:
             direction=raw["direction"],
             objective=raw["objective"],
             lease_seconds=raw["lease_seconds"],
+            lease_token=raw["lease_token"],
         )
     return Ask(
         status=body["status"],

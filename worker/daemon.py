@@ -122,7 +122,13 @@ class _Reporter:
                 continue  # told to stop, or broken: the rest would be refused
             step, values = item
             try:
-                if self.client.report(self.trial.id, step, values, attempt=self.trial.attempt):
+                if self.client.report(
+                    self.trial.id,
+                    step,
+                    values,
+                    lease_token=self.trial.lease_token,
+                    attempt=self.trial.attempt,
+                ):
                     self._stop("server")
             except Exception as exc:
                 self._error = exc
@@ -253,7 +259,10 @@ class Daemon:
             builder = self.registry.builder(objective.builder)
             client = self.client
             beat = _Heartbeat(
-                lambda: client.heartbeat(trial.id, attempt=trial.attempt), trial.lease_seconds
+                lambda: client.heartbeat(
+                    trial.id, lease_token=trial.lease_token, attempt=trial.attempt
+                ),
+                trial.lease_seconds,
             )
             with beat:
                 result = train_trial(
@@ -273,7 +282,7 @@ class Daemon:
         finally:
             reporter.close(raise_error=False)
         if reporter.stopped_by == "shutdown":
-            self.client.release(trial.id, attempt=trial.attempt)
+            self.client.release(trial.id, lease_token=trial.lease_token, attempt=trial.attempt)
             return "released", result.fit_seconds, result.callback_seconds
         metrics: dict[str, object] = {
             **result.metrics,
@@ -286,8 +295,17 @@ class Daemon:
         try:
             if state == "complete" and result.artifact is not None:
                 # Before the tell: a complete trial's checkpoint is there for finalization.
-                self.client.upload_artifact(trial.id, result.artifact)
-            self.client.tell(trial.id, state, result.value, metrics=metrics, attempt=trial.attempt)
+                self.client.upload_artifact(
+                    trial.id, result.artifact, lease_token=trial.lease_token
+                )
+            self.client.tell(
+                trial.id,
+                state,
+                result.value,
+                metrics=metrics,
+                lease_token=trial.lease_token,
+                attempt=trial.attempt,
+            )
         except ParzenError as exc:
             if exc.status_code != 409:
                 raise
@@ -323,7 +341,13 @@ class Daemon:
         error = message + "\n\n" + (details or traceback.format_exc())
         log.warning("trial %s #%d failed: %s", trial.study, trial.number, message)
         try:
-            self.client.tell(trial.id, "failed", error=error[-50_000:], attempt=trial.attempt)
+            self.client.tell(
+                trial.id,
+                "failed",
+                error=error[-50_000:],
+                lease_token=trial.lease_token,
+                attempt=trial.attempt,
+            )
         except ParzenError as exc:
             if exc.status_code != 409:
                 raise

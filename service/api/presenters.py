@@ -99,6 +99,7 @@ def leased_trial(trial: TrialRecord, study: StudyRecord) -> LeasedTrial:
             "metric": study.metric,
             "objective": study.objective,
             "lease_seconds": study.lease_seconds,
+            "lease_token": trial.lease_token,
         }
     )
 

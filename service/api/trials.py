@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
 from service.api.presenters import leased_trial, trial_detail, trial_public
 from service.deps import SamplersDep, StorageDep, ViewerDep, WorkerDep
@@ -19,7 +19,7 @@ from service.schemas import (
     TrialPublic,
     TrialsPublic,
 )
-from service.storage import AskResult
+from service.storage import AskResult, NotFoundError, Storage, TokenRecord, WorkerRecord
 from service.storage.records import TrialState
 from service.storage.trials import TrialOrder
 
@@ -32,13 +32,34 @@ def ask(
     name: str,
     storage: StorageDep,
     samplers: SamplersDep,
-    _: WorkerDep,
+    token: WorkerDep,
     body: AskRequest | None = None,
 ) -> AskResponse:
+    """A trial of this study. Its `lease_token` is shown once: every write to the trial
+    (report, heartbeat, tell, release, checkpoint upload) must carry it."""
     worker_id = body.worker_id if body else None
-    result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers)
+    # A registered worker's id is its token's alone; an unregistered one is only a label.
+    if worker_id is not None and storage.worker_exists(worker_id=worker_id):
+        own_worker(storage, worker_id, token)
+    result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id)
     count_expired(result.expired)
     return ask_response(result)
+
+
+def own_worker(storage: Storage, worker_id: str, token: TokenRecord) -> WorkerRecord:
+    """The worker named, if this bearer token registered it; 403 otherwise, the same for a
+    worker that does not exist, so that a token cannot probe other tokens' worker ids."""
+    try:
+        worker = storage.get_worker(worker_id=worker_id)
+    except NotFoundError:
+        worker = None
+    if worker is None or worker.token_id != token.id:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"worker {worker_id!r} is not registered with this token: "
+            "register this worker with your own token (POST /workers)",
+        )
+    return worker
 
 
 def ask_response(result: AskResult) -> AskResponse:
@@ -81,37 +102,57 @@ def get_trial_by_id(trial_id: int, storage: StorageDep, _: ViewerDep) -> TrialDe
 
 @router.post("/trials/{trial_id}/report")
 @instrument_report
-def report(trial_id: int, body: ReportRequest, storage: StorageDep, _: WorkerDep) -> ReportResponse:
+def report(
+    trial_id: int, body: ReportRequest, storage: StorageDep, token: WorkerDep
+) -> ReportResponse:
     result = storage.report(
-        trial_id=trial_id, attempt=body.attempt, step=body.step, values=body.values
+        trial_id=trial_id,
+        lease_token=body.lease_token,
+        attempt=body.attempt,
+        step=body.step,
+        values=body.values,
+        token_id=token.id,
     )
     return ReportResponse(should_stop=result.should_stop, reason=result.reason)
 
 
 @router.post("/trials/{trial_id}/heartbeat")
 def heartbeat(
-    trial_id: int, storage: StorageDep, _: WorkerDep, body: HeartbeatRequest | None = None
+    trial_id: int, body: HeartbeatRequest, storage: StorageDep, token: WorkerDep
 ) -> ReportResponse:
-    attempt = body.attempt if body else None
-    result = storage.report(trial_id=trial_id, attempt=attempt, step=None, values={})
+    result = storage.report(
+        trial_id=trial_id,
+        lease_token=body.lease_token,
+        attempt=body.attempt,
+        step=None,
+        values={},
+        token_id=token.id,
+    )
     return ReportResponse(should_stop=result.should_stop, reason=result.reason)
 
 
 @router.post("/trials/{trial_id}/tell")
 @instrument_tell
-def tell(trial_id: int, body: TellRequest, storage: StorageDep, _: WorkerDep) -> TrialPublic:
+def tell(trial_id: int, body: TellRequest, storage: StorageDep, token: WorkerDep) -> TrialPublic:
     trial = storage.tell(
         trial_id=trial_id,
+        lease_token=body.lease_token,
         state=body.state,
         value=body.value,
         metrics=body.metrics,
         error=body.error,
         attempt=body.attempt,
+        token_id=token.id,
     )
     return trial_public(trial)
 
 
 @router.post("/trials/{trial_id}/release")
-def release(trial_id: int, body: ReleaseRequest, storage: StorageDep, _: WorkerDep) -> TrialPublic:
+def release(
+    trial_id: int, body: ReleaseRequest, storage: StorageDep, token: WorkerDep
+) -> TrialPublic:
     """Hand a running trial back to the queue (a worker shutting down)."""
-    return trial_public(storage.release(trial_id=trial_id, attempt=body.attempt))
+    released = storage.release(
+        trial_id=trial_id, lease_token=body.lease_token, attempt=body.attempt, token_id=token.id
+    )
+    return trial_public(released)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from service.api.presenters import evaluation_job, worker_public
-from service.api.trials import ask_response
+from service.api.trials import ask_response, own_worker
 from service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
 from service.metrics import count_expired, instrument_ask
 from service.schemas import AskResponse, LeaseRequest, WorkerPublic, WorkerRegister
@@ -12,8 +12,9 @@ router = APIRouter(prefix="/workers", tags=["workers"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def register_worker(body: WorkerRegister, storage: StorageDep, _: WorkerDep) -> WorkerPublic:
-    return worker_public(storage.register_worker(**body.model_dump()))
+def register_worker(body: WorkerRegister, storage: StorageDep, token: WorkerDep) -> WorkerPublic:
+    """Only the token that registers a worker may lease (or ask) in its name."""
+    return worker_public(storage.register_worker(**body.model_dump(), token_id=token.id))
 
 
 @router.get("")
@@ -28,11 +29,12 @@ def lease(
     storage: StorageDep,
     samplers: SamplersDep,
     settings: SettingsDep,
-    _: WorkerDep,
+    token: WorkerDep,
     body: LeaseRequest | None = None,
 ) -> AskResponse:
-    """A trial from any running study whose builder and dataset this worker has installed."""
-    worker = storage.get_worker(worker_id=worker_id)
+    """A trial from any running study whose builder and dataset this worker has installed;
+    its `lease_token` is shown once, and every write to the trial must carry it."""
+    worker = own_worker(storage, worker_id, token)
     storage.touch_worker(worker_id=worker_id)
     # Finalizations first: their studies hand out no search trials until they are done.
     finalization = storage.lease_finalization(worker=worker, lease_seconds=settings.lease_seconds)
@@ -44,7 +46,9 @@ def lease(
     for name in storage.servable_studies(worker=worker):
         if name in excluded:
             continue
-        result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers)
+        result = storage.ask(
+            study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id
+        )
         count_expired(result.expired)
         if result.status == "ok":
             return ask_response(result)

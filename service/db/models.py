@@ -90,9 +90,17 @@ class TrialAttempt(Base):
     worker_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
-    # running, complete, pruned, failed, expired (lease lost) or released (handed back)
+    # running, complete, pruned, failed, expired (lease lost), released (handed back) or
+    # superseded (an expired attempt's late complete result was kept over this one)
     outcome: Mapped[str] = mapped_column(String(16), default="running")
     error: Mapped[str | None] = mapped_column(Text)
+    # SHA-256 of the lease token handed out with this attempt (the token itself is never
+    # stored), and the id of the bearer token that asked for it: every write must match both.
+    lease_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
+    token_id: Mapped[int | None] = mapped_column(Integer)
+    # This attempt's checkpoint: kept per attempt, so a late completer's upload neither
+    # overwrites the running attempt's nor is lost.
+    artifact: Mapped[str | None] = mapped_column(String(500))
 
 
 class IntermediateValue(Base):
@@ -134,6 +142,8 @@ class Worker(Base):
     trials_done: Mapped[int] = mapped_column(Integer, default=0)
     trials_failed: Mapped[int] = mapped_column(Integer, default=0)
     state: Mapped[str] = mapped_column(String(16), default="idle")
+    # The bearer token that registered this worker: only it may lease or ask in its name.
+    token_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Finalization(Base):

@@ -1,9 +1,10 @@
 """The only code that writes queries. Everything outside gets frozen records."""
 
 from service.storage.dashboard import DashboardStore
-from service.storage.errors import ConflictError, NotFoundError, StorageError
+from service.storage.errors import ConflictError, ForbiddenError, NotFoundError, StorageError
 from service.storage.finalizations import FinalizationStore, TestBudgetError
 from service.storage.health import DatabaseUnreachable, FleetCounts, HealthStore
+from service.storage.leases import AttemptArtifactStore
 from service.storage.records import (
     AskResult,
     FinishedTrial,
@@ -28,6 +29,7 @@ class Storage(
     FinalizationStore,
     DashboardStore,
     HealthStore,
+    AttemptArtifactStore,
 ):
     """Studies, trials, tokens and workers over one SQLAlchemy engine."""
 
@@ -38,6 +40,7 @@ __all__ = [
     "DatabaseUnreachable",
     "FinishedTrial",
     "FleetCounts",
+    "ForbiddenError",
     "NotFoundError",
     "Proposer",
     "ReportResult",

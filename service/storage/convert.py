@@ -102,4 +102,5 @@ def worker_record(row: models.Worker) -> WorkerRecord:
         trials_done=row.trials_done,
         trials_failed=row.trials_failed,
         state=row.state,
+        token_id=row.token_id,
     )

@@ -11,3 +11,7 @@ class NotFoundError(StorageError):
 
 class ConflictError(StorageError):
     pass
+
+
+class ForbiddenError(StorageError):
+    """The caller is not the holder of what it writes to (a lease, a worker identity)."""

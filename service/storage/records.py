@@ -97,6 +97,8 @@ class TrialRecord:
     objective: dict[str, Any] = field(default_factory=dict)
     attempts: tuple[AttemptRecord, ...] = ()
     intermediate: tuple[IntermediateRecord, ...] = ()
+    # Only on a trial just handed out by ask/lease: the secret every write must carry.
+    lease_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,11 @@ class AskResult:
     reason: str = ""
     study: StudyRecord | None = None
     expired: LeaseExpiry = field(default_factory=lambda: LeaseExpiry())  # swept on this ask
+
+    @property
+    def lease_token(self) -> str | None:
+        """The new attempt's lease token (shown once: only its hash is stored)."""
+        return self.trial.lease_token if self.trial else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +173,7 @@ class WorkerRecord:
     trials_done: int
     trials_failed: int
     state: str
+    token_id: int | None = None  # the bearer token that registered it
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,6 +39,16 @@ from service.storage.base import (
 )
 from service.storage.convert import study_record, trial_record
 from service.storage.errors import ConflictError, NotFoundError
+from service.storage.leases import (
+    FINISHED,
+    LateComplete,
+    complete_late,
+    holding,
+    may_complete_late,
+    not_current,
+    see_worker,
+    start_attempt,
+)
 from service.storage.records import (
     AskResult,
     AskStatus,
@@ -67,7 +77,16 @@ class Proposer(Protocol):
 
 
 class TrialStore(StorageCore):
-    def ask(self, *, study_name: str, worker_id: str | None, proposer: Proposer) -> AskResult:
+    def ask(
+        self,
+        *,
+        study_name: str,
+        worker_id: str | None,
+        proposer: Proposer,
+        token_id: int | None = None,
+    ) -> AskResult:
+        """Hand out a trial; its new attempt's lease token is on `AskResult.lease_token`, and
+        every write to the trial must carry it (and come with bearer token `token_id`)."""
         now = utcnow()
         study_id = None
         try:
@@ -75,7 +94,7 @@ class TrialStore(StorageCore):
                 study = lock_study_named(session, study_name)
                 study_id, stamp = study.id, study.change_seq
                 expired = _expire_leases(session, study, stamp, now)
-                result = _ask_locked(session, study, stamp, now, worker_id, proposer)
+                result = _ask_locked(session, study, stamp, now, worker_id, proposer, token_id)
                 return replace(result, expired=expired)
         except BaseException:
             # The sampler may have seen changes of a transaction that did not commit.
@@ -87,10 +106,14 @@ class TrialStore(StorageCore):
         self,
         *,
         trial_id: int,
-        attempt: int | None,
+        lease_token: str,
+        attempt: int | None = None,
         step: int | None,
         values: dict[str, float | None],
+        token_id: int | None = None,
     ) -> ReportResult:
+        """Store one step's metrics of the attempt this lease token names and renew its lease;
+        `step=None` is a heartbeat."""
         now = utcnow()
         with self.session() as session:
             row = session.execute(
@@ -109,8 +132,16 @@ class TrialStore(StorageCore):
             if row is None:
                 raise NotFoundError(f"trial {trial_id} does not exist")
             state, current, metric, lease_seconds, study_id, pruner, direction = row
-            if state != "running" or (attempt is not None and attempt != current):
-                return ReportResult(True, f"trial {trial_id} is {state} (attempt {current})")
+            held = holding(
+                session,
+                trial_id=trial_id,
+                lease_token=lease_token,
+                token_id=token_id,
+                attempt=attempt,
+            )
+            see_worker(session, held.worker_id, now)
+            if state != "running" or held.attempt != current:
+                return _stale_report(held, state, current)
             values = finite_json(values)
             changes: dict[str, Any] = {"lease_expires_at": lease_until(now, lease_seconds)}
             value = _finite(values.get(metric)) if values else None
@@ -122,8 +153,12 @@ class TrialStore(StorageCore):
                 .values(**changes)
                 .returning(Trial.id)
             ).scalar_one_or_none()
-            if not updated:
-                return ReportResult(True, f"trial {trial_id} is no longer running")
+            if not updated:  # expired or finished meanwhile: answer as for a stale attempt
+                session.refresh(held)
+                now_state, now_current = session.execute(
+                    select(Trial.state, Trial.attempt).where(Trial.id == trial_id)
+                ).one()
+                return _stale_report(held, now_state, now_current)
             if step is not None:
                 self._upsert_intermediate(session, trial_id, current, step, value, values)
             pruning = make_pruner(pruner)
@@ -144,14 +179,17 @@ class TrialStore(StorageCore):
         self,
         *,
         trial_id: int,
+        lease_token: str,
         state: TellState,
         value: float | None = None,
         metrics: dict[str, Any] | None = None,
         error: str | None = None,
         attempt: int | None = None,
+        token_id: int | None = None,
     ) -> TrialRecord:
-        """Finish a trial. A complete result is kept from any attempt (the first full result
-        wins); pruned and failed only from the attempt that runs it, or once it is queued."""
+        """Finish the attempt this lease token names. The first full result wins; an expired
+        attempt's complete is kept as its own (see leases.py), anything else from an attempt
+        that is no longer current is refused."""
         state, value, error = _sanitize_tell(state, value, error)
         now = utcnow()
         with self.session() as session:
@@ -159,34 +197,60 @@ class TrialStore(StorageCore):
             if study_id is None:
                 raise NotFoundError(f"trial {trial_id} does not exist")
             stamp = lock_study(session, study_id)
-            if state == "pruned" and value is None:
-                value = session.scalar(select(Trial.last_intermediate).where(Trial.id == trial_id))
-            guard: ColumnElement[bool] = Trial.state.in_(("running", "queued"))
-            if attempt is not None and state != "complete":
-                guard = (Trial.state == "queued") | (
-                    (Trial.state == "running") & (Trial.attempt == attempt)
-                )
-            told = session.execute(
-                update(Trial)
-                .where(Trial.id == trial_id, guard)
-                .values(
-                    state=state,
-                    value=value,
-                    metrics=finite_json(metrics or {}),
-                    error=error,
-                    finished_at=now,
-                    lease_expires_at=None,
-                    change_seq=stamp,
-                )
-                .returning(Trial.attempt, Trial.worker_id)
-            ).one_or_none()
-            if told is None:
+            held = holding(
+                session,
+                trial_id=trial_id,
+                lease_token=lease_token,
+                token_id=token_id,
+                attempt=attempt,
+            )
+            trial = session.get_one(Trial, trial_id, populate_existing=True)
+            if held.outcome in FINISHED:
                 return _repeated_tell(session, trial_id, state, value)
-            _end_attempt(session, trial_id, told.attempt, state, now, error)
-            if told.worker_id is not None:
-                _count_for_worker(session, told.worker_id, trial_id, failed=state == "failed")
+            if held.outcome == "running":
+                self._finish(session, trial, state, value, metrics, error, stamp, now)
+            elif (
+                state == "complete"
+                and value is not None
+                and may_complete_late(session, trial, held)
+            ):
+                late = LateComplete(value, finite_json(metrics or {}), stamp, now)
+                complete_late(session, trial, held, late)
+            else:
+                raise not_current(held, trial.state, trial.attempt)
             _complete_if_spent(session, study_id, now)
         return self.get_trial_by_id(trial_id=trial_id)
+
+    def _finish(
+        self,
+        session: Session,
+        trial: Trial,
+        state: TellState,
+        value: float | None,
+        metrics: dict[str, Any] | None,
+        error: str | None,
+        stamp: int,
+        now: datetime,
+    ) -> None:
+        """The current attempt's own result (the caller holds the study's lock)."""
+        if state == "pruned" and value is None:
+            value = trial.last_intermediate
+        session.execute(
+            update(Trial)
+            .where(Trial.id == trial.id, Trial.state == "running", Trial.attempt == trial.attempt)
+            .values(
+                state=state,
+                value=value,
+                metrics=finite_json(metrics or {}),
+                error=error,
+                finished_at=now,
+                lease_expires_at=None,
+                change_seq=stamp,
+            )
+        )
+        _end_attempt(session, trial.id, trial.attempt, state, now, error)
+        if trial.worker_id is not None:
+            _count_for_worker(session, trial.worker_id, trial.id, failed=state == "failed")
 
     def add_trials(self, *, study_name: str, trials: Sequence[FinishedTrial]) -> list[int]:
         """Append finished trials to a study's history; they count toward max_trials.
@@ -223,7 +287,14 @@ class TrialStore(StorageCore):
             study.trial_counter = first + len(rows) - 1
         return list(range(first, first + len(rows)))
 
-    def release(self, *, trial_id: int, attempt: int) -> TrialRecord:
+    def release(
+        self,
+        *,
+        trial_id: int,
+        lease_token: str,
+        attempt: int | None = None,
+        token_id: int | None = None,
+    ) -> TrialRecord:
         """A worker hands its trial back (shutdown): it is queued again with the same params,
         and the attempt does not count against max_attempts."""
         now = utcnow()
@@ -232,14 +303,26 @@ class TrialStore(StorageCore):
             if study_id is None:
                 raise NotFoundError(f"trial {trial_id} does not exist")
             stamp = lock_study(session, study_id)
+            held = holding(
+                session,
+                trial_id=trial_id,
+                lease_token=lease_token,
+                token_id=token_id,
+                attempt=attempt,
+            )
+            if held.outcome not in ("running", "released"):
+                trial = session.get_one(Trial, trial_id, populate_existing=True)
+                raise not_current(held, trial.state, trial.attempt)
             released = session.execute(
                 update(Trial)
-                .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == attempt)
+                .where(
+                    Trial.id == trial_id, Trial.state == "running", Trial.attempt == held.attempt
+                )
                 .values(state="queued", worker_id=None, lease_expires_at=None, change_seq=stamp)
                 .returning(Trial.id)
             ).one_or_none()
             if released is not None:
-                _end_attempt(session, trial_id, attempt, "released", now, None)
+                _end_attempt(session, trial_id, held.attempt, "released", now, None)
                 _free_worker(session, trial_id, "idle")
         return self.get_trial_by_id(trial_id=trial_id)
 
@@ -363,6 +446,7 @@ def _ask_locked(
     now: datetime,
     worker_id: str | None,
     proposer: Proposer,
+    token_id: int | None,
 ) -> AskResult:
     counts = dict(
         session.execute(
@@ -393,7 +477,7 @@ def _ask_locked(
         return AskResult("wait", reason=f"max_parallel={study.max_parallel} trials are running")
     queued = _lease_queued(session, study, now, worker_id) if counts.get("queued") else None
     trial = queued or _create_trial(session, study, stamp, now, worker_id, proposer)
-    session.add(TrialAttempt(trial_id=trial.id, attempt=trial.attempt, worker_id=worker_id))
+    lease_token = start_attempt(session, trial, worker_id, token_id)
     if worker_id is not None:
         session.execute(
             update(Worker)
@@ -401,7 +485,19 @@ def _ask_locked(
             .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
         )
     record = trial_record(trial, study_name=study.name, objective=study.objective)
-    return AskResult("ok", record, study=study_record(study))
+    return AskResult("ok", replace(record, lease_token=lease_token), study=study_record(study))
+
+
+def _stale_report(held: TrialAttempt, state: str, current: int) -> ReportResult:
+    """A report from an attempt that does not run the trial: stop if it was superseded, handed
+    back, or finished by its own tell; an attempt that lost its lease gets 409."""
+    if held.outcome == "superseded":
+        return ReportResult(True, held.error or "this attempt was superseded")
+    if held.outcome == "released":
+        return ReportResult(True, f"attempt {held.attempt} was handed back; stop")
+    if held.attempt == current and held.outcome in FINISHED:
+        return ReportResult(True, f"trial {held.trial_id} is {state} (attempt {current})")
+    raise not_current(held, state, current)
 
 
 def _finished_reason(session: Session, study: Study, now: datetime) -> str:

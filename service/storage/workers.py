@@ -23,7 +23,9 @@ class WorkerStore(StorageCore):
         gpu: str | None,
         builders: list[str],
         datasets: list[str],
+        token_id: int | None = None,
     ) -> WorkerRecord:
+        """`token_id`: the bearer token registering it, the only one that may lease for it."""
         with self.session() as session:
             row = Worker(
                 id=uuid.uuid4().hex,
@@ -35,6 +37,7 @@ class WorkerStore(StorageCore):
                 trials_done=0,
                 trials_failed=0,
                 state="idle",
+                token_id=token_id,
             )
             session.add(row)
             session.flush()
@@ -46,6 +49,10 @@ class WorkerStore(StorageCore):
             if row is None:
                 raise NotFoundError(f"worker {worker_id!r} is not registered")
             return worker_record(row)
+
+    def worker_exists(self, *, worker_id: str) -> bool:
+        with self.session() as session:
+            return session.get(Worker, worker_id) is not None
 
     def touch_worker(self, *, worker_id: str, state: str | None = None) -> None:
         values: dict[str, object] = {"last_seen_at": utcnow()}

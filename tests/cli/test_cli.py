@@ -41,7 +41,7 @@ def test_study_create_list_show_best(live_server: ServerThread, tmp_path: Path) 
     with ParzenClient(live_server.url, ADMIN_TOKEN) as api:
         trial = api.ask("cli-study").trial
         assert trial is not None
-        api.tell(trial.id, "complete", 0.125)
+        api.tell(trial.id, "complete", 0.125, lease_token=trial.lease_token)
     code, out = _run(live_server, "study", "list")
     assert code == 0 and "cli-study" in out and "0.125" in out
     code, out = _run(live_server, "study", "show", "cli-study")

@@ -18,8 +18,9 @@ Held = dict[str, Any]  # a leased trial as the API hands it out (`ask`'s "trial"
 
 
 def holder(trial: Held) -> dict[str, Any]:
-    """What a write must name about the attempt it comes from."""
-    return {"attempt": trial["attempt"]}
+    """What a write must name about the attempt it comes from: the lease token it was handed
+    (and the attempt, which is optional but checked when given)."""
+    return {"lease_token": trial["lease_token"], "attempt": trial["attempt"]}
 
 
 def api_report(
@@ -51,7 +52,8 @@ def api_release(client: TestClient | httpx.Client, trial: Held) -> httpx.Respons
 
 
 def store_holder(trial: TrialRecord) -> dict[str, Any]:
-    return {"attempt": trial.attempt}
+    assert trial.lease_token, "use the trial that ask returned: only it carries the lease token"
+    return {"lease_token": trial.lease_token, "attempt": trial.attempt}
 
 
 def store_report(

@@ -145,7 +145,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
 
     # Taken away (handed back): the server says stop, and the reporter says so at the
     # next epoch, without waiting for it.
-    api.release(trial.id, attempt=trial.attempt)
+    api.release(trial.id, lease_token=trial.lease_token, attempt=trial.attempt)
     reporter = _Reporter(api, trial, threading.Event())
     reporter.report(21, {"val_accuracy": 1.0})
     reporter.close()

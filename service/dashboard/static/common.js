@@ -2,7 +2,7 @@
 
 export const STATE_COLORS = {
   queued: "#8795a1", running: "#2563eb", complete: "#15803d", pruned: "#d97706",
-  failed: "#dc2626", expired: "#7f1d1d", released: "#a8a29e",
+  failed: "#dc2626", expired: "#7f1d1d", released: "#a8a29e", superseded: "#a8a29e",
 };
 
 export const $ = (selector, root = document) => root.querySelector(selector);

@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.service.api.test_studies import study_body
+from tests.service.writes import api_heartbeat, api_report, api_tell
 
 
 def test_ask_report_tell_cycle(client: TestClient) -> None:
@@ -16,17 +17,14 @@ def test_ask_report_tell_cycle(client: TestClient) -> None:
     assert trial["metric"] == "val_accuracy" and trial["objective"]["builder"] == "mlp"
     assert trial["params"]["activation"] in ("relu", "elu", "selu")
     tid = trial["id"]
-    report = client.post(
-        f"/api/v1/trials/{tid}/report",
-        json={"step": 1, "values": {"val_accuracy": 0.8, "loss": 0.4}, "attempt": 1},
-    )
+    report = api_report(client, trial, 1, {"val_accuracy": 0.8, "loss": 0.4})
     assert report.json() == {"should_stop": False, "reason": ""}
-    assert client.post(f"/api/v1/trials/{tid}/heartbeat").json()["should_stop"] is False
-    told = client.post(f"/api/v1/trials/{tid}/tell", json={"state": "complete", "value": 0.8})
+    assert api_heartbeat(client, trial).json()["should_stop"] is False
+    told = api_tell(client, trial, "complete", 0.8)
     assert told.status_code == 200 and told.json()["state"] == "complete"
-    repeat = client.post(f"/api/v1/trials/{tid}/tell", json={"state": "complete", "value": 0.8})
+    repeat = api_tell(client, trial, "complete", 0.8)
     assert repeat.status_code == 200
-    changed = client.post(f"/api/v1/trials/{tid}/tell", json={"state": "complete", "value": 0.9})
+    changed = api_tell(client, trial, "complete", 0.9)
     assert changed.status_code == 409 and "already complete" in changed.json()["detail"]
     detail = client.get("/api/v1/studies/s1/trials/1").json()
     assert detail["intermediate"][0]["values"] == {"val_accuracy": 0.8, "loss": 0.4}
@@ -37,9 +35,9 @@ def test_ask_report_tell_cycle(client: TestClient) -> None:
 
 def test_list_trials_filters_orders_and_pages(client: TestClient) -> None:
     client.post("/api/v1/studies", json=study_body(budget={"max_trials": 5, "max_parallel": 5}))
-    ids = [client.post("/api/v1/studies/s1/ask").json()["trial"]["id"] for _ in range(3)]
-    for tid, value in zip(ids[:2], (0.3, 0.7), strict=True):
-        client.post(f"/api/v1/trials/{tid}/tell", json={"state": "complete", "value": value})
+    trials = [client.post("/api/v1/studies/s1/ask").json()["trial"] for _ in range(3)]
+    for trial, value in zip(trials[:2], (0.3, 0.7), strict=True):
+        api_tell(client, trial, "complete", value)
     page = client.get(
         "/api/v1/studies/s1/trials", params={"state": "complete", "order": "-value"}
     ).json()
@@ -55,11 +53,13 @@ def test_list_trials_filters_orders_and_pages(client: TestClient) -> None:
 
 def test_nan_tell_fails_trial(client: TestClient) -> None:
     client.post("/api/v1/studies", json=study_body())
-    tid = client.post("/api/v1/studies/s1/ask").json()["trial"]["id"]
+    trial = client.post("/api/v1/studies/s1/ask").json()["trial"]
     # Python's json writes NaN as a bare token, as many clients do.
     response = client.post(
-        f"/api/v1/trials/{tid}/tell",
-        content='{"state": "complete", "value": NaN}',
+        f"/api/v1/trials/{trial['id']}/tell",
+        content='{"state": "complete", "value": NaN, "lease_token": "'
+        + trial["lease_token"]
+        + '"}',
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 200, response.text
@@ -68,7 +68,12 @@ def test_nan_tell_fails_trial(client: TestClient) -> None:
 
 def test_missing_things_are_404(client: TestClient) -> None:
     assert client.post("/api/v1/studies/nope/ask").status_code == 404
-    assert client.post("/api/v1/trials/999/tell", json={"state": "failed"}).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/trials/999/tell", json={"state": "failed", "lease_token": "t"}
+        ).status_code
+        == 404
+    )
     assert client.get("/api/v1/studies/nope/best").status_code == 404
     client.post("/api/v1/studies", json=study_body())
     best = client.get("/api/v1/studies/s1/best")

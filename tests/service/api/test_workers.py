@@ -3,6 +3,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.service.api.test_studies import study_body
+from tests.service.writes import api_tell
 
 
 def _register(client: TestClient, builders: list[str], datasets: list[str]) -> str:
@@ -22,11 +23,12 @@ def test_lease_only_hands_out_what_the_worker_can_run(client: TestClient) -> Non
     workers = {w["id"]: w for w in client.get("/api/v1/workers").json()}
     assert workers[able]["current_trial_id"] == leased["trial"]["id"]
     assert workers[able]["state"] == "busy" and workers[unable]["current_trial_id"] is None
-    tid = leased["trial"]["id"]
-    client.post(f"/api/v1/trials/{tid}/tell", json={"state": "complete", "value": 0.5})
+    api_tell(client, leased["trial"], "complete", 0.5)
     after = {w["id"]: w for w in client.get("/api/v1/workers").json()}[able]
     assert after["trials_done"] == 1 and after["current_trial_id"] is None
 
 
-def test_unknown_worker_is_404(client: TestClient) -> None:
-    assert client.post("/api/v1/workers/nope/lease").status_code == 404
+def test_unknown_worker_is_refused_as_another_tokens_worker(client: TestClient) -> None:
+    """A 404 here would tell a token which worker ids exist under other tokens."""
+    refused = client.post("/api/v1/workers/nope/lease")
+    assert refused.status_code == 403 and "not registered with this token" in refused.text

@@ -47,18 +47,30 @@ def run_trial(
     final = quadratic(trial.params)
     for step in range(1, epochs + 1):
         val_loss = final + 1.5 / step
-        api.report(trial.id, step, {"val_loss": val_loss, "loss": val_loss * 0.8})
+        api.report(
+            trial.id,
+            step,
+            {"val_loss": val_loss, "loss": val_loss * 0.8},
+            lease_token=trial.lease_token,
+        )
     if outcome == "complete":
         artifact = f"/scratch/parzen/{study}/trial-{trial.number}-attempt-1/best.keras"
-        api.tell(trial.id, "complete", final + 1.5 / epochs, metrics={"artifact": artifact})
+        api.tell(
+            trial.id,
+            "complete",
+            final + 1.5 / epochs,
+            metrics={"artifact": artifact},
+            lease_token=trial.lease_token,
+        )
     elif outcome == "failed":
         api.tell(
             trial.id,
             "failed",
             error=OOM_TRACEBACK,
+            lease_token=trial.lease_token,
         )
     elif outcome == "pruned":
-        api.tell(trial.id, "pruned")
+        api.tell(trial.id, "pruned", lease_token=trial.lease_token)
     return {"id": trial.id, "number": trial.number, "params": trial.params}
 
 

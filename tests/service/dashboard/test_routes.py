@@ -14,6 +14,7 @@ from service.main import create_app
 from service.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.service.dashboard.fill import import_trials
+from tests.service.writes import api_report, api_tell
 
 STUDY_PAGES = ("/", "/studies/big", "/studies/big/trials/1")
 DATA = (
@@ -150,13 +151,13 @@ def test_changes_report_new_trials_and_epochs(client: TestClient) -> None:
     start = client.get("/dashboard/api/studies/s/changes").json()
     assert start["trials"] == [] and start["epochs"] == [] and not start["reset"]
     trial = client.post("/api/v1/studies/s/ask").json()["trial"]
-    client.post(f"/api/v1/trials/{trial['id']}/report", json={"step": 1, "values": {"loss": 2}})
+    api_report(client, trial, 1, {"loss": 2})
     after = client.get(
         f"/dashboard/api/studies/s/changes?seq={start['seq']}&epoch={start['epoch']}"
     ).json()
     assert [t["state"] for t in after["trials"]] == ["running"]
     assert after["epochs"] == [[1, "running", 1, 2.0]]
-    client.post(f"/api/v1/trials/{trial['id']}/tell", json={"state": "complete", "value": 1.5})
+    api_tell(client, trial, "complete", 1.5)
     done = client.get(
         f"/dashboard/api/studies/s/changes?seq={after['seq']}&epoch={after['epoch']}"
     ).json()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from service.proposals import SamplerPool
-from service.storage import NotFoundError, Storage
+from service.storage import NotFoundError, Storage, TrialRecord
 from tests.service.dashboard.fill import import_trials
 from tests.service.factories import study_spec
+from tests.service.writes import store_report, store_tell
 
 
 @pytest.fixture
@@ -15,15 +16,17 @@ def pool() -> SamplerPool:
     return SamplerPool()
 
 
-def _run(storage: Storage, pool: SamplerPool, *, value: float | None, steps: int = 0) -> int:
+def _run(
+    storage: Storage, pool: SamplerPool, *, value: float | None, steps: int = 0
+) -> TrialRecord:
     """Ask one trial, report `steps` epochs; tell it complete with `value` unless None."""
     trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert trial is not None
     for step in range(1, steps + 1):
-        storage.report(trial_id=trial.id, attempt=None, step=step, values={"val_loss": step})
+        store_report(storage, trial, step=step, values={"val_loss": step})
     if value is not None:
-        storage.tell(trial_id=trial.id, state="complete", value=value)
-    return trial.id
+        store_tell(storage, trial, state="complete", value=value)
+    return trial
 
 
 def test_stamp_moves_with_trials_and_epochs(storage: Storage, pool: SamplerPool) -> None:
@@ -48,7 +51,7 @@ def test_changes_after_a_stamp_are_the_new_and_changed_trials(
     seen = storage.study_stamp(study_name="study").change_seq
     assert storage.trials_changed_after(study_name="study", seq=seen) == []
     _run(storage, pool, value=None)
-    storage.tell(trial_id=first, state="complete", value=0.5)
+    store_tell(storage, first, state="complete", value=0.5)
     changed = storage.trials_changed_after(study_name="study", seq=seen)
     assert [(c.number, c.state) for c in changed] == [(2, "running"), (1, "complete")]
     assert changed[1].value == 0.5
@@ -110,7 +113,7 @@ def test_attempt_spans_and_trial_numbers(storage: Storage, pool: SamplerPool) ->
     worker = storage.register_worker(host="h", pid=1, gpu=None, builders=[], datasets=[])
     trial = storage.ask(study_name="study", worker_id=worker.id, proposer=pool).trial
     assert trial is not None
-    storage.tell(trial_id=trial.id, state="failed", error="boom")
+    store_tell(storage, trial, state="failed", error="boom")
     second = _run(storage, pool, value=None)
     spans = storage.attempt_spans(study_name="study")
     assert [(s.number, s.worker_id, s.outcome) for s in spans] == [
@@ -119,5 +122,5 @@ def test_attempt_spans_and_trial_numbers(storage: Storage, pool: SamplerPool) ->
     ]
     assert spans[0].ended_at is not None and spans[1].ended_at is None
     assert len(storage.attempt_spans(study_name="study", limit=1)) == 1
-    numbers = storage.trial_numbers(study_name="study", trial_ids=[second, 10_000])
-    assert numbers == {second: 2}
+    numbers = storage.trial_numbers(study_name="study", trial_ids=[second.id, 10_000])
+    assert numbers == {second.id: 2}

@@ -9,6 +9,7 @@ from collections import Counter
 from service.proposals import SamplerPool
 from service.storage import Storage
 from tests.service.factories import quadratic, study_spec
+from tests.service.writes import store_tell
 
 THREADS = 16
 TRIALS = 200
@@ -34,7 +35,7 @@ def test_sixteen_threads_ask_and_tell_until_the_budget_is_spent(storage: Storage
                 with lock:
                     leased.append((result.trial.id, result.trial.number, result.trial.attempt))
                 value = quadratic(result.trial.params)
-                storage.tell(trial_id=result.trial.id, state="complete", value=value)
+                store_tell(storage, result.trial, state="complete", value=value)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

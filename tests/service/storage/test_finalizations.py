@@ -7,6 +7,7 @@ import pytest
 from service.proposals import SamplerPool
 from service.storage import ConflictError, Storage, TestBudgetError
 from tests.service.factories import quadratic, study_spec
+from tests.service.writes import store_tell
 
 
 def _study_with_results(storage: Storage, trials: int = 4) -> None:
@@ -15,7 +16,7 @@ def _study_with_results(storage: Storage, trials: int = 4) -> None:
     for _ in range(trials):
         trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
         assert trial
-        storage.tell(trial_id=trial.id, state="complete", value=quadratic(trial.params))
+        store_tell(storage, trial, state="complete", value=quadratic(trial.params))
         storage.set_artifact(trial_id=trial.id, path=f"study/trial-{trial.number}.keras")
 
 

@@ -11,6 +11,7 @@ from service.proposals import SamplerPool
 from service.storage import ConflictError, NotFoundError, Storage
 from service.storage.records import LeaseExpiry
 from tests.service.factories import quadratic, study_spec
+from tests.service.writes import store_release, store_report, store_tell
 
 
 @pytest.fixture
@@ -40,8 +41,8 @@ def test_budget_wait_then_done_and_study_complete(storage: Storage, pool: Sample
     assert first and second
     waiting = storage.ask(study_name="study", worker_id=None, proposer=pool)
     assert waiting.status == "wait" and waiting.trial is None
-    storage.tell(trial_id=first.id, state="complete", value=1.0)
-    storage.tell(trial_id=second.id, state="complete", value=0.5)
+    store_tell(storage, first, state="complete", value=1.0)
+    store_tell(storage, second, state="complete", value=0.5)
     done = storage.ask(study_name="study", worker_id=None, proposer=pool)
     assert done.status == "done"
     study = storage.get_study(name="study")
@@ -62,15 +63,15 @@ def test_tell_is_idempotent_and_conflicts_are_refused(storage: Storage, pool: Sa
     storage.create_study(spec=study_spec())
     trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert trial
-    told = storage.tell(trial_id=trial.id, state="complete", value=0.25, metrics={"acc": 0.9})
-    again = storage.tell(trial_id=trial.id, state="complete", value=0.25, metrics={"acc": 0.9})
+    told = store_tell(storage, trial, state="complete", value=0.25, metrics={"acc": 0.9})
+    again = store_tell(storage, trial, state="complete", value=0.25, metrics={"acc": 0.9})
     assert told.value == again.value == 0.25 and again.state == "complete"
     with pytest.raises(ConflictError, match="already complete"):
-        storage.tell(trial_id=trial.id, state="complete", value=0.5)
+        store_tell(storage, trial, state="complete", value=0.5)
     with pytest.raises(ConflictError):
-        storage.tell(trial_id=trial.id, state="failed", error="boom")
+        store_tell(storage, trial, state="failed", error="boom")
     with pytest.raises(NotFoundError):
-        storage.tell(trial_id=10_000, state="complete", value=1.0)
+        storage.tell(trial_id=10_000, lease_token="t", state="complete", value=1.0)
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
@@ -78,7 +79,7 @@ def test_non_finite_value_fails_the_trial(storage: Storage, pool: SamplerPool, b
     storage.create_study(spec=study_spec())
     trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert trial
-    told = storage.tell(trial_id=trial.id, state="complete", value=bad)
+    told = store_tell(storage, trial, state="complete", value=bad)
     assert told.state == "failed" and told.value is None
     assert "finite" in (told.error or "")
 
@@ -95,7 +96,7 @@ def test_nan_never_reaches_the_sampler(storage: Storage) -> None:
     storage.create_study(spec=study_spec())
     trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert trial
-    storage.tell(trial_id=trial.id, state="complete", value=math.nan)
+    store_tell(storage, trial, state="complete", value=math.nan)
     storage.ask(study_name="study", worker_id=None, proposer=pool)
     assert all(loss is None or math.isfinite(loss) for loss in seen)  # type: ignore[arg-type]
 
@@ -108,17 +109,21 @@ def test_reports_are_stored_idempotently_and_extend_the_lease(
     assert trial and trial.lease_expires_at
     time.sleep(0.05)
     for step in (1, 2, 2):
-        result = storage.report(
-            trial_id=trial.id, attempt=1, step=step, values={"val_loss": 1.0 / step, "x": math.nan}
+        result = store_report(
+            storage, trial, step=step, values={"val_loss": 1.0 / step, "x": math.nan}
         )
         assert not result.should_stop
     detail = storage.get_trial(study_name="study", number=1)
     assert [(v.step, v.value) for v in detail.intermediate] == [(1, 1.0), (2, 0.5)]
     assert detail.intermediate[0].values == {"val_loss": 1.0, "x": None}
     assert detail.lease_expires_at and detail.lease_expires_at > trial.lease_expires_at
-    assert storage.report(trial_id=trial.id, attempt=2, step=3, values={}).should_stop
-    storage.tell(trial_id=trial.id, state="complete", value=0.5)
-    assert storage.report(trial_id=trial.id, attempt=1, step=3, values={}).should_stop
+    # Naming another attempt than the token's is a conflict now (it used to say stop).
+    with pytest.raises(ConflictError, match="attempt 2 was named"):
+        storage.report(
+            trial_id=trial.id, lease_token=trial.lease_token or "", attempt=2, step=3, values={}
+        )
+    store_tell(storage, trial, state="complete", value=0.5)
+    assert store_report(storage, trial, step=3, values={}).should_stop
 
 
 def test_expired_lease_requeues_same_params_then_fails(storage: Storage, pool: SamplerPool) -> None:
@@ -145,7 +150,7 @@ def test_late_tell_of_a_requeued_trial_is_kept(storage: Storage, pool: SamplerPo
     assert trial
     time.sleep(0.2)
     storage.expire_leases()
-    told = storage.tell(trial_id=trial.id, state="complete", value=0.1)
+    told = store_tell(storage, trial, state="complete", value=0.1)
     assert told.state == "complete"
 
 
@@ -163,7 +168,7 @@ def test_target_value_ends_the_study(storage: Storage, pool: SamplerPool) -> Non
     storage.create_study(spec=study_spec(target_value=0.1))
     trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert trial
-    storage.tell(trial_id=trial.id, state="complete", value=0.05)
+    store_tell(storage, trial, state="complete", value=0.05)
     result = storage.ask(study_name="study", worker_id=None, proposer=pool)
     assert result.status == "done" and "target" in result.reason
 
@@ -175,7 +180,7 @@ def test_list_filter_order_paginate_and_best(storage: Storage, pool: SamplerPool
         trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
         assert trial
         if value is not None:
-            storage.tell(trial_id=trial.id, state="complete", value=value)
+            store_tell(storage, trial, state="complete", value=value)
     page, total = storage.list_trials(study_name="study", states=["complete"], order="value")
     assert total == 3 and [t.value for t in page] == [0.1, 0.5, 0.9]
     page, total = storage.list_trials(study_name="study", order="-number", offset=1, limit=2)
@@ -189,7 +194,7 @@ def test_tpe_history_drives_proposals_towards_good_region(storage: Storage) -> N
     for _ in range(40):
         trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
         assert trial
-        storage.tell(trial_id=trial.id, state="complete", value=quadratic(trial.params))
+        store_tell(storage, trial, state="complete", value=quadratic(trial.params))
     values = [t.value for t in storage.list_trials(study_name="study", limit=100)[0]]
     assert min(values[20:]) < min(values[:5])  # type: ignore[type-var]
 
@@ -203,7 +208,7 @@ def test_a_second_process_catches_up_from_the_database(storage: Storage) -> None
         for name, pool in (("a", one), ("b", one if i % 2 == 0 else other)):
             trial = storage.ask(study_name=name, worker_id=None, proposer=pool).trial
             assert trial
-            storage.tell(trial_id=trial.id, state="complete", value=quadratic(trial.params))
+            store_tell(storage, trial, state="complete", value=quadratic(trial.params))
     a = [t.params for t in storage.list_trials(study_name="a")[0]]
     b = [t.params for t in storage.list_trials(study_name="b")[0]]
     assert a == b
@@ -213,7 +218,7 @@ def test_release_requeues_without_using_an_attempt(storage: Storage, pool: Sampl
     storage.create_study(spec=study_spec(max_attempts=1))
     trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert trial
-    released = storage.release(trial_id=trial.id, attempt=1)
+    released = store_release(storage, trial)
     assert released.state == "queued"
     again = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert again and again.id == trial.id and again.attempt == 2
@@ -229,9 +234,9 @@ def test_stale_attempt_cannot_prune_a_re_leased_trial(storage: Storage, pool: Sa
     again = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert again and again.id == trial.id and again.attempt == 2
     with pytest.raises(ConflictError):
-        storage.tell(trial_id=trial.id, state="pruned", value=1.0, attempt=1)
+        store_tell(storage, trial, state="pruned", value=1.0)
     # A full result from the old attempt is still kept: the first complete result wins.
-    told = storage.tell(trial_id=trial.id, state="complete", value=0.3, attempt=1)
+    told = store_tell(storage, trial, state="complete", value=0.3)
     assert told.state == "complete"
 
 
@@ -271,17 +276,15 @@ def test_median_pruner_stops_a_trial_behind_the_finished_ones(
         trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
         assert trial
         for step in (1, 2, 3):
-            storage.report(trial_id=trial.id, attempt=1, step=step, values={"val_loss": final})
-        storage.tell(trial_id=trial.id, state="complete", value=final)
+            store_report(storage, trial, step=step, values={"val_loss": final})
+        store_tell(storage, trial, state="complete", value=final)
     slow = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert slow
     # Warm-up: step 1 is never pruned, however bad.
-    assert not storage.report(
-        trial_id=slow.id, attempt=1, step=1, values={"val_loss": 9.0}
-    ).should_stop
-    good = storage.report(trial_id=slow.id, attempt=1, step=2, values={"val_loss": 0.35})
+    assert not store_report(storage, slow, step=1, values={"val_loss": 9.0}).should_stop
+    good = store_report(storage, slow, step=2, values={"val_loss": 0.35})
     assert not good.should_stop
-    bad = storage.report(trial_id=slow.id, attempt=1, step=3, values={"val_loss": 0.45})
+    bad = store_report(storage, slow, step=3, values={"val_loss": 0.45})
     assert bad.should_stop and "median of 3 finished trials" in bad.reason
-    told = storage.tell(trial_id=slow.id, state="pruned")
+    told = store_tell(storage, slow, state="pruned")
     assert told.state == "pruned" and told.value == 0.45

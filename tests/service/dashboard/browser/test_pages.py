@@ -146,8 +146,8 @@ def test_trial_pages_show_epochs_errors_and_artifacts_live(
     assert running is not None
     page.goto(f"{live_server.url}/studies/{STUDY}/trials/{running.number}")
     page.wait_for_selector("#epochs-plot[data-rendered=empty]")
-    api.report(running.id, 1, {"val_loss": 0.9, "loss": 0.7})
+    api.report(running.id, 1, {"val_loss": 0.9, "loss": 0.7}, lease_token=running.lease_token)
     page.wait_for_selector("#epochs-plot[data-rendered=plot]")
-    api.tell(running.id, "complete", 0.9)
+    api.tell(running.id, "complete", 0.9, lease_token=running.lease_token)
     page.wait_for_selector(".badge.state-complete")
     assert console.errors == []
