@@ -16,14 +16,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import queue
 import signal
 import socket
 import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -32,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import psutil
 
 from worker.client import ParzenClient, ParzenError, Trial
+from worker.reporting import Heartbeat, TrialReporter
 
 if TYPE_CHECKING:
     from worker.registry import Registry
@@ -78,79 +77,6 @@ class TrialTiming:
     def overhead_seconds(self) -> float:
         """Everything but the training itself: lease, build, reports, saving, tell."""
         return self.total_seconds - (self.fit_seconds - self.callback_seconds)
-
-
-class _Reporter:
-    """Posts each epoch's logs from a thread of its own, so that training never waits on the
-    network; says stop once the server has said so (an epoch later, at most) or at shutdown.
-
-    `close()` waits for the reports in flight, so that every epoch is recorded before the
-    tell, and raises the first error a report met (as the next `report()` does).
-    """
-
-    def __init__(self, client: ParzenClient, trial: Trial, shutdown: threading.Event) -> None:
-        self.client, self.trial, self.shutdown = client, trial, shutdown
-        self.stopped_by: Literal["", "server", "shutdown"] = ""
-        self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[int, dict[str, float]] | None] = queue.SimpleQueue()
-        self._error: Exception | None = None
-        self._thread = threading.Thread(target=self._send_all, daemon=True, name="reports")
-        self._thread.start()
-
-    def report(self, step: int, values: Mapping[str, float]) -> bool:
-        if self._error is not None:
-            raise self._error
-        if self.shutdown.is_set():
-            self._stop("shutdown")
-            return True
-        self._queue.put((step, dict(values)))
-        return self.stopped_by != ""
-
-    def close(self, *, raise_error: bool = True) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        if raise_error and self._error is not None:
-            raise self._error
-
-    def _send_all(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is not None or self.stopped_by:
-                continue  # told to stop, or broken: the rest would be refused
-            step, values = item
-            try:
-                if self.client.report(self.trial.id, step, values, attempt=self.trial.attempt):
-                    self._stop("server")
-            except Exception as exc:
-                self._error = exc
-
-    def _stop(self, by: Literal["server", "shutdown"]) -> None:
-        with self._lock:
-            self.stopped_by = self.stopped_by or by
-
-
-class _Heartbeat:
-    """Keeps a lease alive through epochs (or evaluations) longer than the lease."""
-
-    def __init__(self, beat: Callable[[], object], lease_seconds: float) -> None:
-        self._beat_once, self._interval = beat, max(lease_seconds / 3, 0.5)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(timeout=5)
-
-    def _beat(self) -> None:
-        while not self._done.wait(self._interval):
-            try:
-                self._beat_once()
-            except Exception:  # the next report retries; a beat is best effort
-                log.warning("heartbeat failed", exc_info=True)
 
 
 @dataclass
@@ -235,7 +161,7 @@ class Daemon:
         from worker.trainer import Objective, train_trial
 
         assert self.client is not None and self.registry is not None
-        reporter = _Reporter(self.client, trial, self._shutdown)
+        reporter = TrialReporter(self.client, trial, self._shutdown)
         try:
             objective = Objective.from_dict(
                 {k: v for k, v in trial.objective.items() if v is not None},
@@ -245,7 +171,7 @@ class Daemon:
             data = self.registry.load_search(objective.dataset, objective.split)
             builder = self.registry.builder(objective.builder)
             client = self.client
-            beat = _Heartbeat(
+            beat = Heartbeat(
                 lambda: client.heartbeat(trial.id, attempt=trial.attempt), trial.lease_seconds
             )
             with beat:
@@ -296,7 +222,7 @@ class Daemon:
         client, cache = self.client, self.config.artifact_dir / "evaluations" / str(job["id"])
         log.info("finalizing study %s: %d candidates", job["study"], len(job["candidates"]))
         try:
-            with _Heartbeat(lambda: client.evaluation_heartbeat(job["id"]), job["lease_seconds"]):
+            with Heartbeat(lambda: client.evaluation_heartbeat(job["id"]), job["lease_seconds"]):
                 report = evaluate(
                     job,
                     registry=self.registry,

@@ -124,7 +124,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
 ) -> None:
     import threading
 
-    from worker.daemon import _Reporter
+    from worker.reporting import TrialReporter
 
     api.create_study(study("bg", "mlp", "digits_flat", MLP_SPACE))
     worker = api.register_worker(
@@ -132,7 +132,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
     )
     trial = api.lease(str(worker["id"])).trial
     assert trial is not None
-    reporter = _Reporter(api, trial, threading.Event())
+    reporter = TrialReporter(api, trial, threading.Event())
     for step in range(1, 21):
         assert reporter.report(step, {"val_accuracy": step / 20}) is False
     reporter.close()  # returns once all 20 are on the server
@@ -142,7 +142,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
     # Taken away (handed back): the server says stop, and the reporter says so at the
     # next epoch, without waiting for it.
     api.release(trial.id, attempt=trial.attempt)
-    reporter = _Reporter(api, trial, threading.Event())
+    reporter = TrialReporter(api, trial, threading.Event())
     reporter.report(21, {"val_accuracy": 1.0})
     reporter.close()
     assert reporter.stopped_by == "server" and reporter.report(22, {}) is True
