@@ -51,3 +51,12 @@ def lease(
         return AskResponse(status="wait", reason="; ".join(waiting))
     storage.touch_worker(worker_id=worker_id, state="idle")
     return AskResponse(status="done", reason="no running study this worker can serve")
+
+
+@router.post("/{worker_id}/goodbye")
+def goodbye(worker_id: str, storage: StorageDep, _: WorkerDep) -> WorkerPublic:
+    """The worker exits: its running trial goes back to the queue (as a release: the attempt
+    is not counted) and it is listed as `exited`. Idempotent."""
+    # TODO(lease): only the token that registered this worker may say its goodbye; require
+    # that binding here once the lease change stores it (any worker token can, until then).
+    return worker_public(storage.say_goodbye(worker_id=worker_id))
