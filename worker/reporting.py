@@ -1,6 +1,11 @@
 """A trial's contact with the server while it trains: reports from a thread of their own,
 and a heartbeat for epochs longer than the lease. Kept apart from the daemon's loop (issue 16),
-so that each can be read on its own."""
+so that each can be read on its own.
+
+What the server refuses, or cannot hear, is a `ServiceError`: not the trial's failure. The
+daemon tells it apart from `TrialFailed` and from the errors of build and fit, as KerasTuner's
+`_try_run_and_update_trial` tells a trial's own error from the oracle's.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,67 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Literal
 
-from worker.client import ParzenClient, Trial
+import httpx
+
+from worker.client import ParzenClient, ParzenError, ServerUnavailable, Trial
 
 log = logging.getLogger("parzen.worker")
+
+# What the client raises when the server refuses a request (4xx) or stays unreachable (a 5xx
+# or no connection for longer than the client's retry_seconds).
+SERVICE_ERRORS = (ParzenError, httpx.TransportError, ServerUnavailable)
+EX_UNAVAILABLE, EX_NOPERM = 69, 77  # sysexits.h: the server is gone; the token is refused
+
+
+class ServiceError(Exception):
+    """A request about a trial (or for work) that the service refused or could not hear.
+
+    `fatal`: this worker cannot go on (its token is refused, or the server is unreachable past
+    the retries) and exits with `exit_code`. Otherwise the trial is over for this worker (its
+    study or trial is gone: 404; it was taken away: 409) and the daemon leases the next one.
+    """
+
+    def __init__(self, action: str, cause: BaseException) -> None:
+        self.action, self.cause = action, cause
+        self.status_code = cause.status_code if isinstance(cause, ParzenError) else None
+        super().__init__(f"{action}: {self.what}")
+
+    @property
+    def what(self) -> str:
+        code = self.status_code
+        if code is None:
+            return f"the server is unreachable ({self.cause})"
+        if code == 404:
+            return f"the study or trial is gone ({self.cause})"
+        if code == 409:
+            return f"the trial was taken away ({self.cause})"
+        if code in (401, 403):
+            return f"the server refuses this worker's token ({self.cause})"
+        return f"the server refused it ({self.cause})"
+
+    @property
+    def next_step(self) -> str:
+        if self.status_code is None:
+            return "start it again once the server answers"
+        if self.status_code in (401, 403):
+            return "start it again with a valid worker token (parzen token create --role worker)"
+        return "see the server's answer above"
+
+    @property
+    def fatal(self) -> bool:
+        return self.status_code in (None, 401, 403)
+
+    @property
+    def exit_code(self) -> int:
+        if self.status_code is None:
+            return EX_UNAVAILABLE
+        return EX_NOPERM if self.status_code in (401, 403) else 1
+
+    @property
+    def can_release(self) -> bool:
+        """Whether handing the trial back can still work: not when it is gone or taken away
+        (nothing to release), nor when the token is refused or the server is unreachable."""
+        return self.status_code not in (None, 401, 403, 404, 409)
 
 
 class TrialReporter:
@@ -20,7 +83,9 @@ class TrialReporter:
     network; says stop once the server has said so (an epoch later, at most) or at shutdown.
 
     `close()` waits for the reports in flight, so that every epoch is recorded before the
-    tell, and raises the first error a report met (as the next `report()` does).
+    tell, and raises the first error a report met (as the next `report()` does). A report the
+    service refuses (or a heartbeat's, through `fail`) is a `ServiceError`: raised from the
+    next epoch's report, it stops the fit, and the trainer lets it through untouched.
     """
 
     def __init__(self, client: ParzenClient, trial: Trial, shutdown: threading.Event) -> None:
@@ -41,6 +106,11 @@ class TrialReporter:
         self._queue.put((step, dict(values)))
         return self.stopped_by != ""
 
+    def fail(self, error: Exception) -> None:
+        """Stop the trial at its next epoch with this error (the first one is kept)."""
+        with self._lock:
+            self._error = self._error or error
+
     def close(self, *, raise_error: bool = True) -> None:
         if self._thread.is_alive():
             self._queue.put(None)
@@ -56,8 +126,10 @@ class TrialReporter:
             try:
                 if self.client.report(self.trial.id, step, values, attempt=self.trial.attempt):
                     self._stop("server")
+            except SERVICE_ERRORS as exc:
+                self.fail(ServiceError("report", exc))
             except Exception as exc:
-                self._error = exc
+                self.fail(exc)
 
     def _stop(self, by: Literal["server", "shutdown"]) -> None:
         with self._lock:
@@ -65,10 +137,20 @@ class TrialReporter:
 
 
 class Heartbeat:
-    """Keeps a lease alive through epochs (or evaluations) longer than the lease."""
+    """Keeps a lease alive through epochs (or evaluations) longer than the lease.
 
-    def __init__(self, beat: Callable[[], object], lease_seconds: float) -> None:
+    A beat the service refuses goes to `on_error` as a `ServiceError` (a trial's reporter
+    stops the trial with it); without `on_error` it is logged, and the next beat tries again.
+    """
+
+    def __init__(
+        self,
+        beat: Callable[[], object],
+        lease_seconds: float,
+        on_error: Callable[[ServiceError], None] | None = None,
+    ) -> None:
         self._beat_once, self._interval = beat, max(lease_seconds / 3, 0.5)
+        self._on_error = on_error
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
 
@@ -84,5 +166,11 @@ class Heartbeat:
         while not self._done.wait(self._interval):
             try:
                 self._beat_once()
+            except SERVICE_ERRORS as exc:
+                if self._on_error is None:
+                    log.warning("heartbeat failed: %s", exc)
+                    continue
+                self._on_error(ServiceError("heartbeat", exc))
+                return  # the trial stops: no more beats
             except Exception:  # the next report retries; a beat is best effort
                 log.warning("heartbeat failed", exc_info=True)

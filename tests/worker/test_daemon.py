@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import keras
 import pytest
 
 from service.server import ServerThread
 from tests.conftest import ADMIN_TOKEN
+from tests.worker import plugins
 from tests.worker.conftest import study
-from worker.client import ParzenClient
+from worker.client import ParzenClient, ParzenError
 from worker.daemon import Daemon
+from worker.reporting import EX_NOPERM
 
 MLP_SPACE = {
     "layers": {"type": "int", "low": 1, "high": 2},
@@ -97,6 +101,7 @@ def test_failing_builder_is_told_and_the_study_given_up(
     error = api.trial("broken", 1)["error"]
     assert "deliberately broken" in error and "Traceback" in error
     assert api.get_study("broken")["state"] == "running"  # the study itself goes on
+    _assert_said_goodbye(api, daemon)
 
 
 def test_nan_loss_fails_the_trial(api: ParzenClient, run_daemon: Callable[..., Daemon]) -> None:
@@ -168,3 +173,114 @@ def test_daemon_asks_to_be_recycled_after_its_quota_of_trials(
     assert second.run() == RECYCLE and second.counts == {"complete": 1}
     assert Daemon(config).run() == 0  # nothing left
     assert api.get_study("recycled")["counts"] == {"complete": 2}
+
+
+def _assert_said_goodbye(api: ParzenClient, daemon: Daemon) -> None:
+    worker = next(w for w in api.workers() if w["id"] == daemon.worker_id)
+    assert worker["state"] == "exited" and worker["current_trial_id"] is None
+    assert daemon.client is not None and daemon.client.is_closed
+
+
+@pytest.fixture
+def interference() -> Iterator[list[Callable[[], None]]]:
+    """What happens to a trial on the server between its lease and its first epoch."""
+    yield plugins.INTERFERENCE
+    plugins.INTERFERENCE.clear()
+
+
+def _interfered(name: str, epochs: int = 3) -> dict[str, object]:
+    body = study(name, "interfered", "digits_flat", MLP_SPACE)
+    body["objective"]["max_epochs"] = body["objective"]["patience"] = epochs
+    body["budget"] = {"max_trials": 1, "max_parallel": 1}
+    return body
+
+
+def test_study_deleted_while_its_trial_trains_is_not_a_failure_and_the_daemon_goes_on(
+    api: ParzenClient,
+    run_daemon: Callable[..., Daemon],
+    interference: list[Callable[[], None]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fails if a 404 from reporting is told as a failed trial (or counts toward
+    max_failures), or if it kills the daemon instead of it leasing the next trial."""
+    caplog.set_level(logging.WARNING, "parzen.worker")
+    api.create_study(_interfered("gone"))
+    api.create_study(study("next", "mlp", "digits_flat", MLP_SPACE) | {"budget": {"max_trials": 1}})
+    interference.append(lambda: api.delete_study("gone"))
+    daemon = run_daemon(modules=("tests.worker.plugins",), max_failures=1)
+    assert daemon.exit_code == 0
+    assert daemon.counts == {"lost": 1, "complete": 1}
+    assert api.get_study("next")["counts"] == {"complete": 1}
+    assert "trial gone #1 stopped, not failed: the study or trial is gone" in caplog.text
+    assert "leasing the next trial" in caplog.text
+    assert next(w for w in api.workers() if w["id"] == daemon.worker_id)["trials_failed"] == 0
+    _assert_said_goodbye(api, daemon)
+
+
+class _LeaseTokenServer(ParzenClient):
+    """Today's server tells a report of an attempt that is no longer current to stop; once
+    every write carries its lease token (issue 11's lease change) it answers 409. This client
+    answers as that server will, from what the real server says."""
+
+    def report(
+        self, trial_id: int, step: int, values: dict[str, float], *, attempt: int | None = None
+    ) -> bool:
+        if super().report(trial_id, step, values, attempt=attempt):
+            raise ParzenError(409, f"attempt {attempt} of trial {trial_id} is no longer current")
+        return False
+
+
+def test_trial_taken_away_409_is_not_a_failure(
+    api: ParzenClient,
+    live_server: ServerThread,
+    run_daemon: Callable[..., Daemon],
+    interference: list[Callable[[], None]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fails if a 409 (the trial taken away from this attempt) is told as a failure: that
+    tell would fail the trial its next holder runs."""
+    caplog.set_level(logging.WARNING, "parzen.worker")
+    api.create_study(_interfered("taken"))
+
+    def take_away() -> None:
+        running = api.trials("taken", state=["running"])["data"][0]
+        api.release(running["id"], attempt=running["attempt"])
+
+    interference.append(take_away)
+    with _LeaseTokenServer(live_server.url, ADMIN_TOKEN, retry_seconds=5) as client:
+        daemon = run_daemon(modules=("tests.worker.plugins",), client=client)
+    assert daemon.counts == {"lost": 1, "complete": 1} and daemon.exit_code == 0
+    trial = api.trial("taken", 1)
+    assert trial["state"] == "complete"
+    assert [a["outcome"] for a in trial["attempts"]] == ["released", "complete"]
+    assert "stopped, not failed: the trial was taken away" in caplog.text
+
+
+def test_revoked_token_stops_the_daemon_non_zero_after_trying_goodbye(
+    api: ParzenClient,
+    live_server: ServerThread,
+    run_daemon: Callable[..., Daemon],
+    interference: list[Callable[[], None]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fails if a refused token is told as a failed trial, if the daemon dies with an
+    exception or exits 0 (a supervisor would not see it), or leaves without trying goodbye."""
+    caplog.set_level(logging.INFO, "parzen.worker")
+    api.create_study(_interfered("revoked", epochs=5))
+    token = api.create_token("worker", "revoked in the test")
+
+    def revoke() -> None:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        url = f"{live_server.url}/api/v1/tokens/{token['id']}"
+        assert httpx.delete(url, headers=headers).status_code == 204
+
+    interference.append(revoke)
+    daemon = run_daemon(modules=("tests.worker.plugins",), token=token["token"])
+    assert daemon.exit_code == EX_NOPERM and not daemon.counts
+    assert "stops with exit code 77" in caplog.text
+    assert "refuses this worker's token" in caplog.text and "trial revoked #1" in caplog.text
+    assert "goodbye failed" in caplog.text  # tried, and refused as well
+    trial = api.trial("revoked", 1)
+    assert trial["state"] == "running"  # not failed; its lease runs out and it is queued again
+    assert len(trial["intermediate"]) <= 1  # training stopped at the next epoch
+    assert daemon.client is not None and daemon.client.is_closed
