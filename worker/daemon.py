@@ -124,7 +124,7 @@ class Daemon:
             code = self._serve()
         except ServiceError as exc:
             log.error(
-                "worker %s stops with exit code %d: %s; saying goodbye, then exiting (%s)",
+                "worker %s stops with exit code %d: %s; saying goodbye and exiting; %s",
                 self.worker_id or "(unregistered)",
                 exc.exit_code,
                 exc,
@@ -162,7 +162,7 @@ class Daemon:
                 self._run_trial(ask.trial, asked)
             elif ask.evaluation is not None:
                 try:
-                    self._run_evaluation(ask.evaluation)
+                    self.counts[self._run_evaluation(ask.evaluation)] += 1
                 except SERVICE_ERRORS as exc:
                     error = ServiceError(f"finalization {ask.evaluation['id']}", exc)
                     if error.fatal:
@@ -190,8 +190,8 @@ class Daemon:
                 self.client.goodbye(self.worker_id, retry_seconds=seconds)
         except SERVICE_ERRORS as exc:
             log.warning(
-                "goodbye failed (%s): the server lists worker %s as lost, and queues its trial "
-                "again, once its lease runs out",
+                "goodbye failed (%s): a trial worker %s held is queued again when its lease "
+                "runs out",
                 exc,
                 self.worker_id,
             )
@@ -287,28 +287,12 @@ class Daemon:
             return outcome, result.fit_seconds, result.callback_seconds
         return state, result.fit_seconds, result.callback_seconds
 
-    def _run_evaluation(self, job: dict[str, Any]) -> None:
-        """A finalization: score the candidates on the sealed test split (worker/evaluation)."""
-        from worker.evaluation import evaluate
+    def _run_evaluation(self, job: dict[str, Any]) -> str:
+        from worker.evaluation import run_job
 
         assert self.client is not None and self.registry is not None
-        client, cache = self.client, self.config.artifact_dir / "evaluations" / str(job["id"])
-        log.info("finalizing study %s: %d candidates", job["study"], len(job["candidates"]))
-        try:
-            with Heartbeat(lambda: client.evaluation_heartbeat(job["id"]), job["lease_seconds"]):
-                report = evaluate(
-                    job,
-                    registry=self.registry,
-                    fetch_model=lambda tid: client.download_artifact(tid, cache / f"{tid}.keras"),
-                )
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
-            log.warning("finalization %s failed: %s", job["id"], exc)
-            client.finish_evaluation(job["id"], error=error[-50_000:])
-            self.counts["evaluation failed"] += 1
-            return
-        client.finish_evaluation(job["id"], report=report)
-        self.counts["evaluation"] += 1
+        cache = self.config.artifact_dir / "evaluations" / str(job["id"])
+        return run_job(job, client=self.client, registry=self.registry, cache=cache)
 
     def _tell_failed(self, trial: Trial, message: str, details: str | None) -> Outcome:
         assert self.client is not None
@@ -333,7 +317,8 @@ class Daemon:
                 handed_back = f"could not hand it back ({again})"
         if exc.fatal:
             # One line for it all, from run(): this trial, the cause, and the exit.
-            raise ServiceError(f"{exc.action} of trial {trial.study} #{trial.number}", exc.cause)
+            action = f"{exc.action} of trial {trial.study} #{trial.number}"
+            raise ServiceError(action, exc.cause) from exc.cause
         log.warning(
             "trial %s #%d stopped, not failed: %s on %s; %s; leasing the next trial",
             trial.study,

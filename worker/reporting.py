@@ -56,10 +56,12 @@ class ServiceError(Exception):
     @property
     def next_step(self) -> str:
         if self.status_code is None:
-            return "start it again once the server answers"
+            return "to go on, start it again once the server answers"
         if self.status_code in (401, 403):
-            return "start it again with a valid worker token (parzen token create --role worker)"
-        return "see the server's answer above"
+            return (
+                "to go on, start it with a valid worker token (parzen token create --role worker)"
+            )
+        return "see the server's answer"
 
     @property
     def fatal(self) -> bool:

@@ -284,3 +284,44 @@ def test_revoked_token_stops_the_daemon_non_zero_after_trying_goodbye(
     assert trial["state"] == "running"  # not failed; its lease runs out and it is queued again
     assert len(trial["intermediate"]) <= 1  # training stopped at the next epoch
     assert daemon.client is not None and daemon.client.is_closed
+
+
+def test_unreachable_server_exits_non_zero_instead_of_raising(tmp_path: Path) -> None:
+    """Fails if the daemon dies with a connection error's traceback (or exits 0) when the
+    server stays unreachable past retry_seconds, instead of exiting EX_UNAVAILABLE."""
+    import socket
+
+    from worker.daemon import DaemonConfig
+    from worker.reporting import EX_UNAVAILABLE
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{free.getsockname()[1]}"
+    daemon = Daemon(DaemonConfig(url=url, burst=True, retry_seconds=0.5, artifact_dir=tmp_path))
+    assert daemon.run() == EX_UNAVAILABLE
+    assert daemon.client is not None and daemon.client.is_closed
+
+
+def test_a_refused_heartbeat_stops_the_trial_at_its_next_epoch(api: ParzenClient) -> None:
+    """Fails if a heartbeat's 404 is only logged: the trial would train on to its last
+    epoch for a study that no longer exists."""
+    import threading
+    import time
+
+    from worker.reporting import Heartbeat, ServiceError, TrialReporter
+
+    api.create_study(study("beat", "mlp", "digits_flat", MLP_SPACE))
+    worker = api.register_worker(
+        host="h", pid=1, gpu=None, builders=["mlp"], datasets=["digits_flat"]
+    )
+    trial = api.lease(str(worker["id"])).trial
+    assert trial is not None
+    api.delete_study("beat")
+    reporter = TrialReporter(api, trial, threading.Event())
+    beat = Heartbeat(lambda: api.heartbeat(trial.id, attempt=trial.attempt), 0.3, reporter.fail)
+    with beat:
+        time.sleep(1.5)  # the first beat goes at 0.5 s
+    with pytest.raises(ServiceError) as stopped:
+        reporter.report(1, {"val_accuracy": 0.5})
+    assert stopped.value.status_code == 404 and not stopped.value.fatal
+    reporter.close(raise_error=False)
