@@ -35,7 +35,9 @@ class ParzenError(Exception):
         self.detail = detail
 
 
-class _ServerUnavailable(Exception):
+class ServerUnavailable(Exception):
+    """A 5xx answer; retried, and raised once the client's retry_seconds are spent."""
+
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(f"{response.status_code} from {response.request.url}")
 
@@ -81,6 +83,10 @@ class ParzenClient:
 
     def close(self) -> None:
         self._http.close()
+
+    @property
+    def is_closed(self) -> bool:
+        return self._http.is_closed
 
     def __enter__(self) -> ParzenClient:
         return self
@@ -255,6 +261,11 @@ class ParzenClient:
     def workers(self) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], self._call("GET", "/workers"))
 
+    def goodbye(self, worker_id: str, *, retry_seconds: float | None = None) -> dict[str, Any]:
+        """Say this worker exits: it shows as exited and its running trial is queued again.
+        `retry_seconds` shortens the retries, for an exit that should not wait long."""
+        return self._json("POST", f"/workers/{worker_id}/goodbye", retry_seconds=retry_seconds)
+
     def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         return cast(dict[str, Any], self._call(method, path, **kwargs))
 
@@ -262,25 +273,27 @@ class ParzenClient:
         response = self._call_raw(method, path, **kwargs)
         return response.json() if response.content else None  # JSON: typed by each caller
 
-    def _call_raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _call_raw(
+        self, method: str, path: str, *, retry_seconds: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
         retrying = Retrying(
             retry=retry_if_exception(_transient),
             wait=wait_exponential_jitter(multiplier=0.2, max=10),
-            stop=stop_after_delay(self._retry_seconds),
+            stop=stop_after_delay(self._retry_seconds if retry_seconds is None else retry_seconds),
             reraise=True,
         )
         for attempt in retrying:
             with attempt:
                 response = self._http.request(method, path, **kwargs)
                 if response.status_code >= 500:
-                    raise _ServerUnavailable(response)
+                    raise ServerUnavailable(response)
         if response.status_code >= 400:
             raise ParzenError(response.status_code, _json_or_text(response))
         return response
 
 
 def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, httpx.TransportError | _ServerUnavailable)
+    return isinstance(exc, httpx.TransportError | ServerUnavailable)
 
 
 def _ask(body: dict[str, Any]) -> Ask:

@@ -6,9 +6,21 @@ One process per GPU (see worker/launcher.py). The loop is short on purpose:
         ask = client.lease(worker_id)
         ok -> run the trial; wait -> sleep; done -> exit in burst mode, else sleep
 
-A failed trial is told and the loop goes on; a study that fails `max_failures` trials in a
-row is no longer leased by this worker. On SIGTERM (or Ctrl-C) the current epoch finishes,
-the trial is handed back to the queue and the daemon exits; a second signal exits at once.
+Two kinds of error, kept apart as KerasTuner's `_try_run_and_update_trial` keeps them:
+
+- The trial's own failure (its builder raises, a NaN loss, out of memory, its dataset fails to
+  load): told `failed` with its traceback, and the loop goes on. A study that fails
+  `max_failures` trials in a row is no longer leased by this worker.
+- A service error (worker/reporting.ServiceError: the server refuses a report, heartbeat,
+  upload or tell, or stays unreachable past `retry_seconds`): never told as a failure. The
+  trial stops at its next epoch and is handed back if it still can be; with its study or
+  trial gone (404) or taken away (409) the daemon leases the next trial; with its token
+  refused (401, 403) or the server unreachable it exits non-zero (EX_NOPERM, EX_UNAVAILABLE).
+
+Whatever ends the loop (no work left in burst mode, SIGTERM or Ctrl-C, a fatal error), the
+daemon says goodbye, so that the server hands back its trial at once and lists it as exited,
+and closes its client (the `finally` of arq's Worker.close). On SIGTERM the current epoch
+finishes and the trial is handed back first; a second signal exits at once.
 """
 
 from __future__ import annotations
@@ -16,14 +28,12 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import queue
 import signal
 import socket
 import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -32,7 +42,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import psutil
 
 from worker import metrics as worker_metrics
-from worker.client import ParzenClient, ParzenError, Trial
+from worker.client import ParzenClient, Trial
+from worker.reporting import SERVICE_ERRORS, Heartbeat, ServiceError, TrialReporter
 
 if TYPE_CHECKING:
     from worker.registry import Registry
@@ -62,6 +73,7 @@ class DaemonConfig:
 
 
 RECYCLE = 75  # exit code: "start me again" (EX_TEMPFAIL)
+GOODBYE_SECONDS = 10.0  # at most this long retrying the goodbye: an exit should not hang
 
 
 @dataclass(frozen=True)
@@ -82,109 +94,56 @@ class TrialTiming:
         return self.total_seconds - (self.fit_seconds - self.callback_seconds)
 
 
-class _Reporter:
-    """Posts each epoch's logs from a thread of its own, so that training never waits on the
-    network; says stop once the server has said so (an epoch later, at most) or at shutdown.
-
-    `close()` waits for the reports in flight, so that every epoch is recorded before the
-    tell, and raises the first error a report met (as the next `report()` does).
-    """
-
-    def __init__(self, client: ParzenClient, trial: Trial, shutdown: threading.Event) -> None:
-        self.client, self.trial, self.shutdown = client, trial, shutdown
-        self.stopped_by: Literal["", "server", "shutdown"] = ""
-        self._lock = threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[int, dict[str, float]] | None] = queue.SimpleQueue()
-        self._error: Exception | None = None
-        self._thread = threading.Thread(target=self._send_all, daemon=True, name="reports")
-        self._thread.start()
-
-    def report(self, step: int, values: Mapping[str, float]) -> bool:
-        worker_metrics.EPOCHS.inc()  # called once at the end of every epoch
-        if self._error is not None:
-            raise self._error
-        if self.shutdown.is_set():
-            self._stop("shutdown")
-            return True
-        self._queue.put((step, dict(values)))
-        return self.stopped_by != ""
-
-    def close(self, *, raise_error: bool = True) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        if raise_error and self._error is not None:
-            raise self._error
-
-    def _send_all(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is not None or self.stopped_by:
-                continue  # told to stop, or broken: the rest would be refused
-            step, values = item
-            try:
-                if self.client.report(
-                    self.trial.id,
-                    step,
-                    values,
-                    lease_token=self.trial.lease_token,
-                    attempt=self.trial.attempt,
-                ):
-                    self._stop("server")
-            except Exception as exc:
-                self._error = exc
-
-    def _stop(self, by: Literal["server", "shutdown"]) -> None:
-        with self._lock:
-            self.stopped_by = self.stopped_by or by
-
-
-class _Heartbeat:
-    """Keeps a lease alive through epochs (or evaluations) longer than the lease."""
-
-    def __init__(self, beat: Callable[[], object], lease_seconds: float) -> None:
-        self._beat_once, self._interval = beat, max(lease_seconds / 3, 0.5)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name="heartbeat")
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(timeout=5)
-
-    def _beat(self) -> None:
-        while not self._done.wait(self._interval):
-            try:
-                self._beat_once()
-            except Exception:  # the next report retries; a beat is best effort
-                log.warning("heartbeat failed", exc_info=True)
-
-
 @dataclass
 class Daemon:
     config: DaemonConfig
     client: ParzenClient | None = None
     registry: Registry | None = None
     worker_id: str = ""
+    exit_code: int | None = None  # what run() returned
     counts: Counter[str] = field(default_factory=Counter)
     timings: list[TrialTiming] = field(default_factory=list)
     _shutdown: threading.Event = field(default_factory=threading.Event)
     _failures_in_a_row: Counter[str] = field(default_factory=Counter)
     _given_up: dict[str, str] = field(default_factory=dict)
+    _owns_client: bool = False
 
     def run(self) -> int:
+        """Serve until the work runs out (burst), a signal or a fatal service error; the exit
+        code: 0, RECYCLE, or a ServiceError's (EX_NOPERM, EX_UNAVAILABLE)."""
         from worker.backend import configure_devices
         from worker.registry import Registry
 
         self._install_signal_handlers()
         configure_devices()
         self.registry = self.registry or Registry.default(self.config.modules)
-        self.client = self.client or ParzenClient(
-            self.config.url, self.config.token, retry_seconds=self.config.retry_seconds
-        )
-        self.worker_id = self._register()
+        if self.client is None:
+            self._owns_client = True
+            self.client = ParzenClient(
+                self.config.url, self.config.token, retry_seconds=self.config.retry_seconds
+            )
+        try:
+            code = self._serve()
+        except ServiceError as exc:
+            log.error(
+                "worker %s stops with exit code %d: %s; saying goodbye and exiting; %s",
+                self.worker_id or "(unregistered)",
+                exc.exit_code,
+                exc,
+                exc.next_step,
+            )
+            code = exc.exit_code
+        finally:
+            self._clean_up()
+        self.exit_code = code
+        return code
+
+    def _serve(self) -> int:
+        assert self.client is not None
+        try:
+            self.worker_id = self._register()
+        except SERVICE_ERRORS as exc:
+            raise ServiceError("register", exc) from exc
         log.info("worker %s serving %s", self.worker_id, self.config.url)
         if self.config.metrics_port:
             worker_metrics.serve(self.config.metrics_port)
@@ -200,11 +159,20 @@ class Daemon:
                 log.info("recycling the process after %d trials", limit)
                 return RECYCLE
             asked = time.perf_counter()
-            ask = self.client.lease(self.worker_id, exclude=sorted(self._given_up))
+            try:
+                ask = self.client.lease(self.worker_id, exclude=sorted(self._given_up))
+            except SERVICE_ERRORS as exc:  # no work to be had: whatever the answer, stop
+                raise ServiceError("lease", exc) from exc
             if ask.trial is not None:
                 self._run_trial(ask.trial, asked)
             elif ask.evaluation is not None:
-                self._run_evaluation(ask.evaluation)
+                try:
+                    self.counts[self._run_evaluation(ask.evaluation)] += 1
+                except SERVICE_ERRORS as exc:
+                    error = ServiceError(f"finalization {ask.evaluation['id']}", exc)
+                    if error.fatal:
+                        raise error from exc
+                    log.warning("%s; leasing the next job", error)
             elif ask.status == "done" and self.config.burst:
                 log.info("no work left: %s", ask.reason)
                 break
@@ -216,6 +184,25 @@ class Daemon:
     def stop(self) -> None:
         """Finish the current epoch, hand the trial back, exit (what SIGTERM does)."""
         self._shutdown.set()
+
+    def _clean_up(self) -> None:
+        """Say goodbye (the server hands back any trial still running here and lists the
+        worker as exited), then close the client; whatever ended the loop."""
+        assert self.client is not None
+        try:
+            if self.worker_id:
+                seconds = min(GOODBYE_SECONDS, self.config.retry_seconds)
+                self.client.goodbye(self.worker_id, retry_seconds=seconds)
+        except SERVICE_ERRORS as exc:
+            log.warning(
+                "goodbye failed (%s): a trial worker %s held is queued again when its lease "
+                "runs out",
+                exc,
+                self.worker_id,
+            )
+        finally:
+            if self._owns_client:
+                self.client.close()
 
     def _register(self) -> str:
         assert self.client is not None and self.registry is not None
@@ -248,7 +235,7 @@ class Daemon:
         from worker.trainer import Objective, train_trial
 
         assert self.client is not None and self.registry is not None
-        reporter = _Reporter(self.client, trial, self._shutdown)
+        reporter = TrialReporter(self.client, trial, self._shutdown)
         try:
             objective = Objective.from_dict(
                 {k: v for k, v in trial.objective.items() if v is not None},
@@ -258,11 +245,12 @@ class Daemon:
             data = self.registry.load_search(objective.dataset, objective.split)
             builder = self.registry.builder(objective.builder)
             client = self.client
-            beat = _Heartbeat(
+            beat = Heartbeat(
                 lambda: client.heartbeat(
                     trial.id, lease_token=trial.lease_token, attempt=trial.attempt
                 ),
                 trial.lease_seconds,
+                on_error=reporter.fail,
             )
             with beat:
                 result = train_trial(
@@ -275,6 +263,8 @@ class Daemon:
                     log_dir=self._tensorboard_dir(trial, objective.tensorboard),
                 )
                 reporter.close()  # every epoch on record before the tell
+        except ServiceError as exc:  # from a report or heartbeat: not the trial's failure
+            return self._service_error(trial, exc), 0.0, 0.0
         except TrialFailed as exc:
             return self._tell_failed(trial, str(exc), exc.traceback), 0.0, 0.0
         except Exception as exc:
@@ -282,7 +272,10 @@ class Daemon:
         finally:
             reporter.close(raise_error=False)
         if reporter.stopped_by == "shutdown":
-            self.client.release(trial.id, lease_token=trial.lease_token, attempt=trial.attempt)
+            try:
+                self.client.release(trial.id, lease_token=trial.lease_token, attempt=trial.attempt)
+            except SERVICE_ERRORS as exc:
+                return self._service_error(trial, ServiceError("release", exc)), 0.0, 0.0
             return "released", result.fit_seconds, result.callback_seconds
         metrics: dict[str, object] = {
             **result.metrics,
@@ -306,35 +299,17 @@ class Daemon:
                 lease_token=trial.lease_token,
                 attempt=trial.attempt,
             )
-        except ParzenError as exc:
-            if exc.status_code != 409:
-                raise
-            log.warning("trial %s #%d was taken away: %s", trial.study, trial.number, exc)
-            return "lost", result.fit_seconds, result.callback_seconds
+        except SERVICE_ERRORS as exc:
+            outcome = self._service_error(trial, ServiceError(f"tell {state}", exc))
+            return outcome, result.fit_seconds, result.callback_seconds
         return state, result.fit_seconds, result.callback_seconds
 
-    def _run_evaluation(self, job: dict[str, Any]) -> None:
-        """A finalization: score the candidates on the sealed test split (worker/evaluation)."""
-        from worker.evaluation import evaluate
+    def _run_evaluation(self, job: dict[str, Any]) -> str:
+        from worker.evaluation import run_job
 
         assert self.client is not None and self.registry is not None
-        client, cache = self.client, self.config.artifact_dir / "evaluations" / str(job["id"])
-        log.info("finalizing study %s: %d candidates", job["study"], len(job["candidates"]))
-        try:
-            with _Heartbeat(lambda: client.evaluation_heartbeat(job["id"]), job["lease_seconds"]):
-                report = evaluate(
-                    job,
-                    registry=self.registry,
-                    fetch_model=lambda tid: client.download_artifact(tid, cache / f"{tid}.keras"),
-                )
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
-            log.warning("finalization %s failed: %s", job["id"], exc)
-            client.finish_evaluation(job["id"], error=error[-50_000:])
-            self.counts["evaluation failed"] += 1
-            return
-        client.finish_evaluation(job["id"], report=report)
-        self.counts["evaluation"] += 1
+        cache = self.config.artifact_dir / "evaluations" / str(job["id"])
+        return run_job(job, client=self.client, registry=self.registry, cache=cache)
 
     def _tell_failed(self, trial: Trial, message: str, details: str | None) -> Outcome:
         assert self.client is not None
@@ -348,13 +323,38 @@ class Daemon:
                 lease_token=trial.lease_token,
                 attempt=trial.attempt,
             )
-        except ParzenError as exc:
-            if exc.status_code != 409:
-                raise
-            return "lost"
+        except SERVICE_ERRORS as exc:
+            return self._service_error(trial, ServiceError("tell failed", exc))
         return "failed"
 
+    def _service_error(self, trial: Trial, exc: ServiceError) -> Outcome:
+        """The service refused (or could not hear) a write about this trial: it is not the
+        trial's failure. Hand it back if that can still work; go on, or stop if fatal."""
+        assert self.client is not None
+        handed_back = "nothing to hand back"
+        if exc.can_release:
+            try:
+                self.client.release(trial.id, lease_token=trial.lease_token, attempt=trial.attempt)
+                handed_back = "handed it back"
+            except SERVICE_ERRORS as again:
+                handed_back = f"could not hand it back ({again})"
+        if exc.fatal:
+            # One line for it all, from run(): this trial, the cause, and the exit.
+            action = f"{exc.action} of trial {trial.study} #{trial.number}"
+            raise ServiceError(action, exc.cause) from exc.cause
+        log.warning(
+            "trial %s #%d stopped, not failed: %s on %s; %s; leasing the next trial",
+            trial.study,
+            trial.number,
+            exc.what,
+            exc.action,
+            handed_back,
+        )
+        return "lost"
+
     def _count_failure(self, study: str, outcome: Outcome) -> None:
+        if outcome in ("lost", "released"):
+            return  # says nothing about whether this study's trials can run
         if outcome != "failed":
             self._failures_in_a_row[study] = 0
             return

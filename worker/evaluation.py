@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,11 @@ from scipy.stats import spearmanr
 from sklearn.model_selection import KFold
 
 from worker.builders import Builder
+from worker.client import ParzenClient
 from worker.datasets import SearchData, Split
 from worker.ensemble import greedy_ensemble
 from worker.registry import Registry
+from worker.reporting import Heartbeat
 from worker.scoring import Scorer, scorer_for, smooth_scorer
 from worker.trainer import Objective
 
@@ -31,6 +34,26 @@ log = logging.getLogger("parzen.worker")
 
 KFOLD_SPLITS = 3
 SMALL_VALIDATION = 1000  # rows: below this, rescore="auto" re-scores by k-fold
+
+
+def run_job(job: dict[str, Any], *, client: ParzenClient, registry: Registry, cache: Path) -> str:
+    """Run a finalization job the daemon leased and send its report (or its error); what to
+    count: "evaluation" or "evaluation failed". Service errors pass through to the daemon."""
+    log.info("finalizing study %s: %d candidates", job["study"], len(job["candidates"]))
+    try:
+        with Heartbeat(lambda: client.evaluation_heartbeat(job["id"]), job["lease_seconds"]):
+            report = evaluate(
+                job,
+                registry=registry,
+                fetch_model=lambda tid: client.download_artifact(tid, cache / f"{tid}.keras"),
+            )
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}"
+        log.warning("finalization %s failed: %s", job["id"], exc)
+        client.finish_evaluation(job["id"], error=error[-50_000:])
+        return "evaluation failed"
+    client.finish_evaluation(job["id"], report=report)
+    return "evaluation"
 
 
 @dataclass(frozen=True)

@@ -58,3 +58,12 @@ def lease(
         return AskResponse(status="wait", reason="; ".join(waiting))
     storage.touch_worker(worker_id=worker_id, state="idle")
     return AskResponse(status="done", reason="no running study this worker can serve")
+
+
+@router.post("/{worker_id}/goodbye")
+def goodbye(worker_id: str, storage: StorageDep, token: WorkerDep) -> WorkerPublic:
+    """The worker exits: its running trial goes back to the queue (as a release: the attempt
+    is not counted) and it is listed as `exited`. Idempotent. Only the token that registered
+    the worker may say its goodbye."""
+    own_worker(storage, worker_id, token)
+    return worker_public(storage.say_goodbye(worker_id=worker_id))

@@ -313,17 +313,7 @@ class TrialStore(StorageCore):
             if held.outcome not in ("running", "released"):
                 trial = session.get_one(Trial, trial_id, populate_existing=True)
                 raise not_current(held, trial.state, trial.attempt)
-            released = session.execute(
-                update(Trial)
-                .where(
-                    Trial.id == trial_id, Trial.state == "running", Trial.attempt == held.attempt
-                )
-                .values(state="queued", worker_id=None, lease_expires_at=None, change_seq=stamp)
-                .returning(Trial.id)
-            ).one_or_none()
-            if released is not None:
-                _end_attempt(session, trial_id, held.attempt, "released", now, None)
-                _free_worker(session, trial_id, "idle")
+            release_attempt(session, trial_id, held.attempt, stamp, now)
         return self.get_trial_by_id(trial_id=trial_id)
 
     def expire_leases(self) -> LeaseExpiry:
@@ -630,6 +620,25 @@ def _expire_leases(session: Session, study: Study, stamp: int, now: datetime) ->
         _free_worker(session, trial_id, "lost")
         failed += int(exhausted)
     return LeaseExpiry(requeued=len(expired) - failed, failed=failed)
+
+
+def release_attempt(
+    session: Session, trial_id: int, attempt: int, stamp: int, now: datetime
+) -> bool:
+    """Queue a running attempt's trial again, its attempt not counted against max_attempts
+    (a release, or a worker's goodbye). The caller holds the study's lock; False when that
+    attempt is no longer running (already released, told, expired): nothing changes."""
+    released = session.execute(
+        update(Trial)
+        .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == attempt)
+        .values(state="queued", worker_id=None, lease_expires_at=None, change_seq=stamp)
+        .returning(Trial.id)
+    ).one_or_none()
+    if released is None:
+        return False
+    _end_attempt(session, trial_id, attempt, "released", now, None)
+    _free_worker(session, trial_id, "idle")
+    return True
 
 
 def _free_worker(session: Session, trial_id: int, state: str) -> None:

@@ -7,11 +7,12 @@ import uuid
 from sqlalchemy import select, update
 
 from service.db.base import utcnow
-from service.db.models import Study, Worker
-from service.storage.base import StorageCore
+from service.db.models import Study, Trial, Worker
+from service.storage.base import StorageCore, lock_study
 from service.storage.convert import worker_record
 from service.storage.errors import NotFoundError
 from service.storage.records import WorkerRecord
+from service.storage.trials import release_attempt
 
 
 class WorkerStore(StorageCore):
@@ -64,6 +65,30 @@ class WorkerStore(StorageCore):
             ).scalar_one_or_none()
             if done is None:
                 raise NotFoundError(f"worker {worker_id!r} is not registered")
+
+    def say_goodbye(self, *, worker_id: str) -> WorkerRecord:
+        """The worker exits: its running trial is queued again as a release leaves it (the
+        attempt not counted), and it shows as `exited`. Saying it twice changes nothing."""
+        with self.session() as session:
+            if session.get(Worker, worker_id) is None:
+                raise NotFoundError(f"worker {worker_id!r} is not registered")
+            held = session.execute(
+                select(Trial.id, Trial.study_id, Trial.attempt).where(
+                    Trial.worker_id == worker_id, Trial.state == "running"
+                )
+            ).all()
+        for trial_id, study_id, attempt in held:
+            # One study lock per transaction, as every trial write takes it (no lock order
+            # to keep between studies).
+            with self.session() as session:
+                release_attempt(session, trial_id, attempt, lock_study(session, study_id), utcnow())
+        with self.session() as session:
+            session.execute(
+                update(Worker)
+                .where(Worker.id == worker_id)
+                .values(state="exited", current_trial_id=None, last_seen_at=utcnow())
+            )
+        return self.get_worker(worker_id=worker_id)
 
     def list_workers(self) -> list[WorkerRecord]:
         with self.session() as session:

@@ -35,12 +35,12 @@ def api(live_server: ServerThread) -> Iterator[ParzenClient]:
 def run_daemon(live_server: ServerThread, tmp_path: Path) -> Callable[..., Daemon]:
     """Run a burst-mode daemon in a thread until the work runs out."""
 
-    def run(timeout: float = 240, **config: Any) -> Daemon:
+    def run(timeout: float = 240, client: ParzenClient | None = None, **config: Any) -> Daemon:
         config.setdefault("artifact_dir", tmp_path / "artifacts")
+        config.setdefault("token", ADMIN_TOKEN)
         daemon = Daemon(
-            DaemonConfig(
-                url=live_server.url, token=ADMIN_TOKEN, burst=True, poll_seconds=0.2, **config
-            )
+            DaemonConfig(url=live_server.url, burst=True, poll_seconds=0.2, **config),
+            client=client,
         )
         errors: list[BaseException] = []
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from worker.builders import mlp
 from worker.datasets import SearchData, Split, SplitSpec
 from worker.datasets.builtin import DigitsFlat
 from worker.registry import register_builder, register_dataset
@@ -12,6 +14,18 @@ from worker.registry import register_builder, register_dataset
 @register_builder("broken")
 def broken(params: dict[str, Any], info: Any) -> Any:
     raise RuntimeError("deliberately broken builder")
+
+
+INTERFERENCE: list[Callable[[], None]] = []  # run (and removed) when `interfered` builds
+
+
+@register_builder("interfered")
+def interfered(params: dict[str, Any], info: Any) -> Any:
+    """The mlp, built after the test's interference with the trial it is leased for (its
+    study deleted, the trial taken away, the worker's token revoked)."""
+    while INTERFERENCE:
+        INTERFERENCE.pop(0)()
+    return mlp.build_mlp(params, info)
 
 
 SPLIT_LOADS: list[tuple[str, int]] = []  # ("search" | "test", split seed), in call order

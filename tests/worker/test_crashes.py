@@ -91,3 +91,5 @@ def test_sigterm_finishes_the_epoch_and_hands_the_trial_back(
     assert trial["state"] == "queued"
     assert [a["outcome"] for a in trial["attempts"]] == ["released"]
     assert len(trial["intermediate"]) < 50
+    (worker,) = api.workers()  # said goodbye: not idle forever
+    assert worker["state"] == "exited" and worker["current_trial_id"] is None

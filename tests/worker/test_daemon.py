@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,10 +15,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service.server import ServerThread, free_port
 from tests.conftest import ADMIN_TOKEN
+from tests.worker import plugins
 from tests.worker.conftest import study
-from worker.client import ParzenClient
+from worker.client import Ask, ParzenClient, ParzenError, Trial
 from worker.daemon import Daemon
 from worker.launcher import child_command
+from worker.reporting import EX_NOPERM
 
 MLP_SPACE = {
     "layers": {"type": "int", "low": 1, "high": 2},
@@ -101,6 +104,7 @@ def test_failing_builder_is_told_and_the_study_given_up(
     error = api.trial("broken", 1)["error"]
     assert "deliberately broken" in error and "Traceback" in error
     assert api.get_study("broken")["state"] == "running"  # the study itself goes on
+    _assert_said_goodbye(api, daemon)
 
 
 def test_nan_loss_fails_the_trial(api: ParzenClient, run_daemon: Callable[..., Daemon]) -> None:
@@ -128,7 +132,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
 ) -> None:
     import threading
 
-    from worker.daemon import _Reporter
+    from worker.reporting import TrialReporter
 
     api.create_study(study("bg", "mlp", "digits_flat", MLP_SPACE))
     worker = api.register_worker(
@@ -136,7 +140,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
     )
     trial = api.lease(str(worker["id"])).trial
     assert trial is not None
-    reporter = _Reporter(api, trial, threading.Event())
+    reporter = TrialReporter(api, trial, threading.Event())
     for step in range(1, 21):
         assert reporter.report(step, {"val_accuracy": step / 20}) is False
     reporter.close()  # returns once all 20 are on the server
@@ -146,7 +150,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
     # Taken away (handed back): the server says stop, and the reporter says so at the
     # next epoch, without waiting for it.
     api.release(trial.id, lease_token=trial.lease_token, attempt=trial.attempt)
-    reporter = _Reporter(api, trial, threading.Event())
+    reporter = TrialReporter(api, trial, threading.Event())
     reporter.report(21, {"val_accuracy": 1.0})
     reporter.close()
     assert reporter.stopped_by == "server" and reporter.report(22, {}) is True
@@ -208,3 +212,173 @@ def test_each_gpu_daemon_gets_its_own_metrics_port() -> None:
     argv = ["worker", "--server", "http://x"]
     assert child_command(argv, "2", 1, 9100)[-4:] == ["2", "--child", "--metrics-port", "9101"]
     assert "--metrics-port" not in child_command(argv, "0", 0)
+
+
+def _assert_said_goodbye(api: ParzenClient, daemon: Daemon) -> None:
+    worker = next(w for w in api.workers() if w["id"] == daemon.worker_id)
+    assert worker["state"] == "exited" and worker["current_trial_id"] is None
+    assert daemon.client is not None and daemon.client.is_closed
+
+
+@pytest.fixture
+def interference() -> Iterator[list[Callable[[], None]]]:
+    """What happens to a trial on the server between its lease and its first epoch."""
+    yield plugins.INTERFERENCE
+    plugins.INTERFERENCE.clear()
+
+
+def _interfered(name: str, epochs: int = 3) -> dict[str, object]:
+    body = study(name, "interfered", "digits_flat", MLP_SPACE)
+    body["objective"]["max_epochs"] = body["objective"]["patience"] = epochs
+    body["budget"] = {"max_trials": 1, "max_parallel": 1}
+    return body
+
+
+def test_study_deleted_while_its_trial_trains_is_not_a_failure_and_the_daemon_goes_on(
+    api: ParzenClient,
+    run_daemon: Callable[..., Daemon],
+    interference: list[Callable[[], None]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fails if a 404 from reporting is told as a failed trial (or counts toward
+    max_failures), or if it kills the daemon instead of it leasing the next trial."""
+    caplog.set_level(logging.WARNING, "parzen.worker")
+    api.create_study(_interfered("gone"))
+    api.create_study(study("next", "mlp", "digits_flat", MLP_SPACE) | {"budget": {"max_trials": 1}})
+    interference.append(lambda: api.delete_study("gone"))
+    daemon = run_daemon(modules=("tests.worker.plugins",), max_failures=1)
+    assert daemon.exit_code == 0
+    assert daemon.counts == {"lost": 1, "complete": 1}
+    assert api.get_study("next")["counts"] == {"complete": 1}
+    assert "trial gone #1 stopped, not failed: the study or trial is gone" in caplog.text
+    assert "leasing the next trial" in caplog.text
+    assert next(w for w in api.workers() if w["id"] == daemon.worker_id)["trials_failed"] == 0
+    _assert_said_goodbye(api, daemon)
+
+
+class _LostLeaseServer(ParzenClient):
+    """The server answers a report from an attempt whose lease expired with 409, and one
+    from an attempt handed back with `should_stop`. This client keeps the trial it leased,
+    so the test can hand it back with its lease token, and answers that report as the
+    server answers an expired attempt's: 409."""
+
+    leased: Trial | None = None
+
+    def lease(self, worker_id: str, *, exclude: list[str] | None = None) -> Ask:
+        ask = super().lease(worker_id, exclude=exclude)
+        self.leased = ask.trial or self.leased
+        return ask
+
+    def report(
+        self,
+        trial_id: int,
+        step: int,
+        values: dict[str, float],
+        *,
+        lease_token: str,
+        attempt: int | None = None,
+    ) -> bool:
+        if super().report(trial_id, step, values, lease_token=lease_token, attempt=attempt):
+            raise ParzenError(409, f"attempt {attempt} of trial {trial_id} is no longer current")
+        return False
+
+
+def test_trial_taken_away_409_is_not_a_failure(
+    api: ParzenClient,
+    live_server: ServerThread,
+    run_daemon: Callable[..., Daemon],
+    interference: list[Callable[[], None]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fails if a 409 (the trial taken away from this attempt) is told as a failure: that
+    tell would fail the trial its next holder runs."""
+    caplog.set_level(logging.WARNING, "parzen.worker")
+    api.create_study(_interfered("taken"))
+
+    client = _LostLeaseServer(live_server.url, ADMIN_TOKEN, retry_seconds=5)
+
+    def take_away() -> None:
+        assert client.leased is not None
+        client.release(client.leased.id, lease_token=client.leased.lease_token)
+
+    interference.append(take_away)
+    with client:
+        daemon = run_daemon(modules=("tests.worker.plugins",), client=client)
+    assert daemon.counts == {"lost": 1, "complete": 1} and daemon.exit_code == 0
+    trial = api.trial("taken", 1)
+    assert trial["state"] == "complete"
+    assert [a["outcome"] for a in trial["attempts"]] == ["released", "complete"]
+    assert "stopped, not failed: the trial was taken away" in caplog.text
+
+
+def test_revoked_token_stops_the_daemon_non_zero_after_trying_goodbye(
+    api: ParzenClient,
+    live_server: ServerThread,
+    run_daemon: Callable[..., Daemon],
+    interference: list[Callable[[], None]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Fails if a refused token is told as a failed trial, if the daemon dies with an
+    exception or exits 0 (a supervisor would not see it), or leaves without trying goodbye."""
+    caplog.set_level(logging.INFO, "parzen.worker")
+    api.create_study(_interfered("revoked", epochs=5))
+    token = api.create_token("worker", "revoked in the test")
+
+    def revoke() -> None:
+        headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        url = f"{live_server.url}/api/v1/tokens/{token['id']}"
+        assert httpx.delete(url, headers=headers).status_code == 204
+
+    interference.append(revoke)
+    daemon = run_daemon(modules=("tests.worker.plugins",), token=token["token"])
+    assert daemon.exit_code == EX_NOPERM and not daemon.counts
+    assert "stops with exit code 77" in caplog.text
+    assert "refuses this worker's token" in caplog.text and "trial revoked #1" in caplog.text
+    assert "goodbye failed" in caplog.text  # tried, and refused as well
+    trial = api.trial("revoked", 1)
+    assert trial["state"] == "running"  # not failed; its lease runs out and it is queued again
+    assert len(trial["intermediate"]) <= 1  # training stopped at the next epoch
+    assert daemon.client is not None and daemon.client.is_closed
+
+
+def test_unreachable_server_exits_non_zero_instead_of_raising(tmp_path: Path) -> None:
+    """Fails if the daemon dies with a connection error's traceback (or exits 0) when the
+    server stays unreachable past retry_seconds, instead of exiting EX_UNAVAILABLE."""
+    import socket
+
+    from worker.daemon import DaemonConfig
+    from worker.reporting import EX_UNAVAILABLE
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{free.getsockname()[1]}"
+    daemon = Daemon(DaemonConfig(url=url, burst=True, retry_seconds=0.5, artifact_dir=tmp_path))
+    assert daemon.run() == EX_UNAVAILABLE
+    assert daemon.client is not None and daemon.client.is_closed
+
+
+def test_a_refused_heartbeat_stops_the_trial_at_its_next_epoch(api: ParzenClient) -> None:
+    """Fails if a heartbeat's 404 is only logged: the trial would train on to its last
+    epoch for a study that no longer exists."""
+    import threading
+    import time
+
+    from worker.reporting import Heartbeat, ServiceError, TrialReporter
+
+    api.create_study(study("beat", "mlp", "digits_flat", MLP_SPACE))
+    worker = api.register_worker(
+        host="h", pid=1, gpu=None, builders=["mlp"], datasets=["digits_flat"]
+    )
+    trial = api.lease(str(worker["id"])).trial
+    assert trial is not None
+    api.delete_study("beat")
+    reporter = TrialReporter(api, trial, threading.Event())
+    beat = Heartbeat(
+        lambda: api.heartbeat(trial.id, lease_token=trial.lease_token), 0.3, reporter.fail
+    )
+    with beat:
+        time.sleep(1.5)  # the first beat goes at 0.5 s
+    with pytest.raises(ServiceError) as stopped:
+        reporter.report(1, {"val_accuracy": 0.5})
+    assert stopped.value.status_code == 404 and not stopped.value.fatal
+    reporter.close(raise_error=False)
