@@ -11,3 +11,8 @@ class NotFoundError(StorageError):
 
 class ConflictError(StorageError):
     pass
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached or a lock wait took too long: nothing was applied, and
+    the same request may be retried (the API answers 503 with Retry-After)."""

@@ -8,16 +8,15 @@ harmless whatever the interleaving of server processes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from service.algorithms.base import Observation
 from service.algorithms.pruners import make_pruner
 from service.db.base import utcnow
 from service.db.models import (
@@ -38,12 +37,19 @@ from service.storage.base import (
 )
 from service.storage.convert import study_record, trial_record
 from service.storage.errors import ConflictError, NotFoundError
+from service.storage.proposing import (
+    ASK_ROUNDS,
+    HistoryMoved,
+    Proposal,
+    Proposer,
+    propose_at,
+    propose_from_snapshot,
+)
 from service.storage.records import (
     AskResult,
     AskStatus,
     FinishedTrial,
     ReportResult,
-    StudyRecord,
     TrialRecord,
     TrialState,
 )
@@ -52,31 +58,76 @@ TellState = Literal["complete", "pruned", "failed"]
 TrialOrder = Literal["number", "-number", "value", "-value"]
 
 
-class Proposer(Protocol):
-    """Turns a study's history into the parameters of its next trial (see service/proposals)."""
-
-    def seen_seq(self, study: StudyRecord) -> int: ...
-
-    def propose(
-        self, study: StudyRecord, changes: Sequence[Observation], seen_seq: int, number: int
-    ) -> tuple[dict[str, Any], dict[str, Any]]: ...
-
-    def forget(self, study_id: int) -> None: ...
-
-
 class TrialStore(StorageCore):
     def ask(self, *, study_name: str, worker_id: str | None, proposer: Proposer) -> AskResult:
+        """Lease a queued trial, or create one; its proposal is made from a snapshot, without
+        the study's lock (see storage/proposing.py), and under the lock only as a last resort.
+
+        The whole ask holds the study's sampler (`holding`), so that asks of one process
+        take turns and each one's snapshot already has the trial the previous one inserted;
+        the order is always sampler, then database lock."""
+        with self.session() as session:
+            study_id = session.scalar(select(Study.id).where(Study.name == study_name))
+        if study_id is None:  # the locked round says what is missing
+            return self._ask_once(study_name, worker_id, proposer, None, last=True)
+        with proposer.holding(study_id):
+            for round_ in range(1, ASK_ROUNDS + 1):
+                last = round_ == ASK_ROUNDS or self.proposal_times.quick(study_id)
+                proposal = None if last else self._snapshot_proposal(study_name, proposer)
+                try:
+                    return self._ask_once(study_name, worker_id, proposer, proposal, last=last)
+                except HistoryMoved:
+                    continue
+        raise AssertionError("the last round proposes under the lock")  # pragma: no cover
+
+    def _snapshot_proposal(self, study_name: str, proposer: Proposer) -> Proposal | None:
+        """A proposal for the study's next trial if ask would create one now, else None."""
+        with self.session() as session:
+            study = session.scalar(select(Study).where(Study.name == study_name))
+            if study is None:
+                return None  # the locked round says what is missing
+            counts = _pending_counts(session, study.id)
+            if counts.get("queued") or _refusal(session, study, counts, utcnow()) is not None:
+                return None
+        with self.proposal_times.timing(study.id):
+            return propose_from_snapshot(self.session, study, proposer)
+
+    def _ask_once(
+        self,
+        study_name: str,
+        worker_id: str | None,
+        proposer: Proposer,
+        proposal: Proposal | None,
+        *,
+        last: bool,
+    ) -> AskResult:
         now = utcnow()
         study_id = None
+        under_lock = False
         try:
             with self.session() as session:
                 study = lock_study_named(session, study_name)
                 study_id, stamp = study.id, study.change_seq
-                _expire_leases(session, study, stamp, now)
-                return _ask_locked(session, study, stamp, now, worker_id, proposer)
+                # A deaf process expires nothing: see storage/leases.py.
+                expired = 0 if self.hearing.deaf else _expire_leases(session, study, stamp, now)
+                current = proposal is not None and not expired and proposal.stamp == stamp - 1
+
+                def propose() -> tuple[dict[str, Any], dict[str, Any]]:
+                    nonlocal under_lock
+                    if current and proposal is not None:
+                        return proposal.vals, proposal.params
+                    if not last:
+                        raise HistoryMoved
+                    under_lock = True
+                    # The new trial carries this stamp, so the sampler must read it next time.
+                    with self.proposal_times.timing(study.id):
+                        return propose_at(session, study, stamp - 1, proposer)
+
+                return _ask_locked(session, study, stamp, now, worker_id, propose)
         except BaseException:
-            # The sampler may have seen changes of a transaction that did not commit.
-            if study_id is not None:
+            # A sampler that proposed under the lock may have seen changes of a transaction
+            # that did not commit; one fed from a snapshot saw only committed ones.
+            if under_lock and study_id is not None:
                 proposer.forget(study_id)
             raise
 
@@ -183,7 +234,9 @@ class TrialStore(StorageCore):
             if told.worker_id is not None:
                 _count_for_worker(session, told.worker_id, trial_id, failed=state == "failed")
             _complete_if_spent(session, study_id, now)
-        return self.get_trial_by_id(trial_id=trial_id)
+            # The answer is read in the transaction that applied the tell: once it commits,
+            # nothing is left to fail, so an error answer always means nothing was applied.
+            return _told(session, trial_id)
 
     def add_trials(self, *, study_name: str, trials: Sequence[FinishedTrial]) -> list[int]:
         """Append finished trials to a study's history; they count toward max_trials.
@@ -238,10 +291,13 @@ class TrialStore(StorageCore):
             if released is not None:
                 _end_attempt(session, trial_id, attempt, "released", now, None)
                 _free_worker(session, trial_id, "idle")
-        return self.get_trial_by_id(trial_id=trial_id)
+            return _told(session, trial_id)  # read before the commit, as in tell
 
     def expire_leases(self) -> int:
-        """Requeue (or fail, past max_attempts) running trials whose lease has run out."""
+        """Requeue (or fail, past max_attempts) running trials whose lease has run out;
+        nothing while this process is deaf (see storage/leases.py)."""
+        if self.hearing.deaf:
+            return 0
         now = utcnow()
         with self.session() as session:
             study_ids = session.scalars(
@@ -359,15 +415,42 @@ def _ask_locked(
     stamp: int,
     now: datetime,
     worker_id: str | None,
-    proposer: Proposer,
+    propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
 ) -> AskResult:
-    counts = dict(
+    counts = _pending_counts(session, study.id)
+    refusal = _refusal(session, study, counts, now)
+    if refusal is not None:
+        if refusal.status == "done":
+            _mark_complete(session, study.id, now)
+        return refusal
+    queued = _lease_queued(session, study, now, worker_id) if counts.get("queued") else None
+    trial = queued or _create_trial(session, study, stamp, now, worker_id, propose)
+    session.add(TrialAttempt(trial_id=trial.id, attempt=trial.attempt, worker_id=worker_id))
+    if worker_id is not None:
+        session.execute(
+            update(Worker)
+            .where(Worker.id == worker_id)
+            .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
+        )
+    record = trial_record(trial, study_name=study.name, objective=study.objective)
+    return AskResult("ok", record, study=study_record(study))
+
+
+def _pending_counts(session: Session, study_id: int) -> dict[str, int]:
+    return dict(
         session.execute(
             select(Trial.state, func.count())
-            .where(Trial.study_id == study.id, Trial.state.in_(("running", "queued")))
+            .where(Trial.study_id == study_id, Trial.state.in_(("running", "queued")))
             .group_by(Trial.state)
         ).all()
     )
+
+
+def _refusal(
+    session: Session, study: Study, counts: dict[str, int], now: datetime
+) -> AskResult | None:
+    """Why ask hands out nothing now (None: it leases or creates a trial); "done" means the
+    caller marks the study complete."""
     pending = counts.get("running", 0) + counts.get("queued", 0)
     if study.state == "paused" or study.state == "stopped":
         status: AskStatus = "paused" if study.state == "paused" else "stopped"
@@ -384,21 +467,10 @@ def _ask_locked(
         reason = finished_reason or f"all {study.max_trials} trials have been handed out"
         if pending:
             return AskResult("wait", reason=f"{reason}; {pending} trial(s) still pending")
-        _mark_complete(session, study.id, now)
         return AskResult("done", reason=reason)
     if counts.get("running", 0) >= study.max_parallel:
         return AskResult("wait", reason=f"max_parallel={study.max_parallel} trials are running")
-    queued = _lease_queued(session, study, now, worker_id) if counts.get("queued") else None
-    trial = queued or _create_trial(session, study, stamp, now, worker_id, proposer)
-    session.add(TrialAttempt(trial_id=trial.id, attempt=trial.attempt, worker_id=worker_id))
-    if worker_id is not None:
-        session.execute(
-            update(Worker)
-            .where(Worker.id == worker_id)
-            .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
-        )
-    record = trial_record(trial, study_name=study.name, objective=study.objective)
-    return AskResult("ok", record, study=study_record(study))
+    return None
 
 
 def _finished_reason(session: Session, study: Study, now: datetime) -> str:
@@ -451,19 +523,10 @@ def _create_trial(
     stamp: int,
     now: datetime,
     worker_id: str | None,
-    proposer: Proposer,
+    propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
 ) -> Trial:
-    record = study_record(study)
-    seen = proposer.seen_seq(record)
-    rows = session.execute(
-        select(Trial.number, Trial.state, Trial.vals, Trial.value, Trial.last_intermediate).where(
-            Trial.study_id == study.id, Trial.change_seq > seen
-        )
-    ).all()
-    changes = [_observation(record.sign, *row) for row in rows]
     number = study.trial_counter + 1
-    # The new trial carries this transaction's stamp, so the sampler must read it next time.
-    vals, params = proposer.propose(record, changes, stamp - 1, number)
+    vals, params = propose()
     study.trial_counter = number
     trial = Trial(
         study_id=study.id,
@@ -482,26 +545,6 @@ def _create_trial(
     session.add(trial)
     session.flush()
     return trial
-
-
-def _observation(
-    sign: float,
-    number: int,
-    state: TrialState,
-    vals: dict[str, Any],
-    value: float | None,
-    last_intermediate: float | None,
-) -> Observation:
-    loss = None
-    if state == "complete" and value is not None:
-        loss = sign * value
-    elif state == "pruned":
-        pruned_at = value if value is not None else last_intermediate
-        loss = None if pruned_at is None else sign * pruned_at
-        if loss is None:
-            # A trial pruned before any report says nothing useful: leave it out.
-            state = "failed"
-    return Observation(number=number, state=state, vals=vals, loss=loss)
 
 
 def _expire_leases(session: Session, study: Study, stamp: int, now: datetime) -> int:
@@ -622,6 +665,11 @@ def _finite(value: float | None) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _told(session: Session, trial_id: int) -> TrialRecord:
+    """A trial's record as this transaction left it (the ORM's copy may predate an UPDATE)."""
+    return _detailed(session, session.get_one(Trial, trial_id, populate_existing=True), False)
 
 
 def _detailed(session: Session, row: Trial, detail: bool) -> TrialRecord:
