@@ -19,9 +19,16 @@ from service.artifacts import ArtifactStore
 from service.config import MAKE_A_TOKEN, Settings, get_settings
 from service.db.engine import make_engine
 from service.proposals import SamplerPool
-from service.storage import ConflictError, ForbiddenError, NotFoundError, Storage
+from service.storage import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    Storage,
+    StorageUnavailable,
+)
 
 log = logging.getLogger("parzen.service")
+RETRY_AFTER_SECONDS = 2  # what a 503 asks clients to wait; the SDK backs off on its own too
 
 
 def create_app(settings: Settings | None = None, storage: Storage | None = None) -> FastAPI:
@@ -36,6 +43,9 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Until a first sweep has granted a grace, nothing expires: the workers could not
+        # reach this process while it was down (see storage/sweeps.py).
+        storage.hearing.deafen()
         # A database that is down at start-up must not keep the server down: /readyz says
         # so, and the reaper finishes the start-up once the database answers.
         started = await run_in_threadpool(_start_up, storage, settings)
@@ -78,6 +88,26 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     async def conflict(_: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
 
+    @app.exception_handler(StorageUnavailable)
+    async def unavailable(_: Request, exc: StorageUnavailable) -> JSONResponse:
+        # Nothing was applied: the client may send the same request again (the SDK does).
+        return JSONResponse(
+            {"detail": f"{exc}; retry in {RETRY_AFTER_SECONDS} s"},
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette's idiom for 500s: ServerErrorMiddleware sends this answer, then re-raises
+        # so that the server logs the traceback and drops the connection. Connection: close
+        # says so, or a keep-alive client would send its next request into a closed socket.
+        return JSONResponse(
+            {"detail": f"internal error ({type(exc).__name__}); the server's log has the cause"},
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+            headers={"Connection": "close"},
+        )
+
     return app
 
 
@@ -108,19 +138,22 @@ def _start_up(storage: Storage, settings: Settings) -> bool:
 
 
 async def _reap_leases(storage: Storage, settings: Settings, started: bool) -> None:
-    """Requeue trials of lost workers even when nobody asks (the dashboard shows the truth)."""
+    """Requeue trials of lost workers even when nobody asks (the dashboard shows the truth);
+    the first sweep after start-up or an outage grants a grace instead."""
     while True:
-        await asyncio.sleep(settings.reaper_interval)
         if not started:
             started = await run_in_threadpool(_start_up, storage, settings)
-            if not started:
-                continue
         try:
-            leases = await run_in_threadpool(storage.expire_leases)
+            leases, finalizations = await run_in_threadpool(
+                storage.sweep_leases, finalization_lease_seconds=settings.lease_seconds
+            )
             metrics.count_expired(leases)
-            expired = leases.total + await run_in_threadpool(storage.expire_finalizations)
+            expired = leases.total + finalizations
+        except StorageUnavailable as exc:  # one line per sweep while the database is away
+            log.warning("lease sweep skipped: %s", exc)
         except Exception:  # the next sweep retries; a failed sweep must not kill the server
             log.exception("lease sweep failed")
-            continue
-        if expired:
-            log.info("requeued or failed %d trial(s) with expired leases", expired)
+        else:
+            if expired:
+                log.info("requeued or failed %d trial(s) with expired leases", expired)
+        await asyncio.sleep(settings.reaper_interval)

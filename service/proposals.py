@@ -3,7 +3,7 @@
 Rebuilding a study's hyperopt history from SQL on every ask would cost more than TPE itself
 at a thousand trials. Each process keeps one sampler per study and, before each proposal,
 feeds it only the trials whose change stamp is newer than the last one it saw (storage reads
-them under the study's lock), so several server processes can share a database.
+them holding the study's `holding` lock), so several server processes can share a database.
 """
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ class SamplerPool:
     def __init__(self) -> None:
         self._entries: dict[int, _Entry] = {}
         self._lock = threading.Lock()
+        self._study_locks: dict[int, threading.RLock] = {}
+
+    def holding(self, study_id: int) -> threading.RLock:
+        """The lock that serializes the use of one study's sampler in this process: asks
+        propose from snapshots, outside the study's row lock (see storage/proposing.py).
+        Re-entrant: an ask holds it throughout and takes it again to propose."""
+        with self._lock:
+            return self._study_locks.setdefault(study_id, threading.RLock())
 
     def seen_seq(self, study: StudyRecord) -> int:
         entry = self._entries.get(study.id)

@@ -7,7 +7,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A writer waits this long for SQLite's one write lock, then the request answers 503 with
+# Retry-After and the client retries with backoff: no thread sits out a long wait, and no
+# proposal is computed under the lock (see storage/trials.py), so 5 s is a long wait already.
+SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20, **kwargs: Any) -> Engine:

@@ -1,10 +1,17 @@
 """The only code that writes queries. Everything outside gets frozen records."""
 
 from service.storage.dashboard import DashboardStore
-from service.storage.errors import ConflictError, ForbiddenError, NotFoundError, StorageError
+from service.storage.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    StorageError,
+    StorageUnavailable,
+)
 from service.storage.finalizations import FinalizationStore, TestBudgetError
 from service.storage.health import DatabaseUnreachable, FleetCounts, HealthStore
 from service.storage.leases import AttemptArtifactStore
+from service.storage.proposing import Proposer
 from service.storage.records import (
     AskResult,
     FinishedTrial,
@@ -16,12 +23,14 @@ from service.storage.records import (
     WorkerRecord,
 )
 from service.storage.studies import StudyStore
+from service.storage.sweeps import SweepStore
 from service.storage.tokens import TokenStore, hash_token
-from service.storage.trials import Proposer, TrialStore
+from service.storage.trials import TrialStore
 from service.storage.workers import WorkerStore
 
 
 class Storage(
+    SweepStore,
     StudyStore,
     TrialStore,
     TokenStore,
@@ -46,6 +55,7 @@ __all__ = [
     "ReportResult",
     "Storage",
     "StorageError",
+    "StorageUnavailable",
     "StudyRecord",
     "StudySpec",
     "TestBudgetError",

@@ -2,25 +2,71 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Self
 
 from sqlalchemy import ColumnElement, Engine, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import (
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.db.base import utcnow
 from service.db.engine import make_engine, make_session_factory
 from service.db.models import Study, Trial
-from service.storage.errors import ConflictError, NotFoundError
+from service.storage.errors import ConflictError, NotFoundError, StorageUnavailable
+from service.storage.proposing import ProposalTimes
+
+# What the driver raises when the database cannot answer (down, restarting, unreachable, a
+# lock wait past its timeout, no connection free in the pool): nothing was applied, retrying
+# is safe. IntegrityError and programming errors are not among them: retrying cannot help.
+UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+
+
+class Hearing:
+    """Whether this process could hear its workers since the last grace it granted.
+
+    A lease runs out only for lack of contact while the service could hear: after start-up,
+    or once any transaction failed because the database was unavailable, the process is deaf
+    until a lease sweep has granted every running trial a grace of one lease. Counters rather
+    than a flag, so that an outage that begins while a grace is being granted is not cleared.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._outages = 0  # start-ups and failed transactions seen
+        self._healed = 0  # of those, the ones a committed grace covers
+
+    @property
+    def deaf(self) -> bool:
+        return self._outages != self._healed
+
+    def deafen(self) -> None:
+        with self._lock:
+            self._outages += 1
+
+    def outages(self) -> int:
+        return self._outages
+
+    def healed(self, outages: int) -> None:
+        """A grace was committed after `outages` had been seen (read before it began)."""
+        with self._lock:
+            self._healed = max(self._healed, outages)
 
 
 class StorageCore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions: sessionmaker[Session] = make_session_factory(engine)
+        self.hearing = Hearing()
+        self.proposal_times = ProposalTimes()
 
     @classmethod
     def from_url(cls, url: str) -> Self:
@@ -32,20 +78,50 @@ class StorageCore:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """One transaction: commits on success, rolls back on any error."""
-        with self._sessions() as session:
-            try:
-                yield session
-                session.commit()
-            except IntegrityError as exc:
-                session.rollback()
-                raise ConflictError(f"conflicts with stored data: {exc.orig}") from exc
-            except BaseException:
-                session.rollback()
-                raise
+        """One transaction: commits on success, rolls back on any error.
+
+        A database that cannot answer becomes StorageUnavailable (and makes this process deaf,
+        see Hearing); a broken constraint becomes ConflictError."""
+        try:
+            with self._sessions() as session:
+                try:
+                    yield session
+                    session.commit()
+                except BaseException:
+                    session.rollback()
+                    raise
+        except IntegrityError as exc:
+            raise ConflictError(f"conflicts with stored data: {exc.orig}") from exc
+        except UNAVAILABLE as exc:
+            if not _waited_for_a_lock(exc):
+                self.hearing.deafen()
+            raise StorageUnavailable(f"the database is unavailable: {_cause(exc)}") from exc
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+# PostgreSQL's lock_not_available, deadlock_detected, serialization_failure.
+_LOCK_SQLSTATES = frozenset({"55P03", "40P01", "40001"})
+
+
+def _waited_for_a_lock(exc: Exception) -> bool:
+    """A lock wait that timed out, or no connection free in the pool: the database could
+    hear, it was busy. The client's retry comes within seconds, far inside a lease, so this
+    makes no process deaf; else sustained contention would keep any lease from expiring."""
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in _LOCK_SQLSTATES:
+        return True
+    return "database is locked" in str(orig) or "database table is locked" in str(orig)
+
+
+def _cause(exc: Exception) -> str:
+    """The driver's own first line ('database is locked', 'connection refused'...)."""
+    orig = getattr(exc, "orig", None) or exc
+    lines = str(orig).strip().splitlines() or [type(orig).__name__]
+    return lines[0][:200]
 
 
 def lock_study(session: Session, study_id: int) -> int:

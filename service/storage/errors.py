@@ -15,3 +15,8 @@ class ConflictError(StorageError):
 
 class ForbiddenError(StorageError):
     """The caller is not the holder of what it writes to (a lease, a worker identity)."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached or a lock wait took too long: nothing was applied, and
+    the same request may be retried (the API answers 503 with Retry-After)."""

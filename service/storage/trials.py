@@ -8,17 +8,16 @@ harmless whatever the interleaving of server processes.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from service.algorithms.base import Observation
 from service.algorithms.pruners import make_pruner
 from service.db.base import utcnow
 from service.db.models import (
@@ -49,31 +48,26 @@ from service.storage.leases import (
     see_worker,
     start_attempt,
 )
+from service.storage.proposing import (
+    ASK_ROUNDS,
+    HistoryMoved,
+    Proposal,
+    Proposer,
+    propose_at,
+    propose_from_snapshot,
+)
 from service.storage.records import (
     AskResult,
     AskStatus,
     FinishedTrial,
     LeaseExpiry,
     ReportResult,
-    StudyRecord,
     TrialRecord,
     TrialState,
 )
 
 TellState = Literal["complete", "pruned", "failed"]
 TrialOrder = Literal["number", "-number", "value", "-value"]
-
-
-class Proposer(Protocol):
-    """Turns a study's history into the parameters of its next trial (see service/proposals)."""
-
-    def seen_seq(self, study: StudyRecord) -> int: ...
-
-    def propose(
-        self, study: StudyRecord, changes: Sequence[Observation], seen_seq: int, number: int
-    ) -> tuple[dict[str, Any], dict[str, Any]]: ...
-
-    def forget(self, study_id: int) -> None: ...
 
 
 class TrialStore(StorageCore):
@@ -85,20 +79,82 @@ class TrialStore(StorageCore):
         proposer: Proposer,
         token_id: int | None = None,
     ) -> AskResult:
-        """Hand out a trial; its new attempt's lease token is on `AskResult.lease_token`, and
-        every write to the trial must carry it (and come with bearer token `token_id`)."""
+        """Lease a queued trial, or create one; its proposal is made from a snapshot, without
+        the study's lock (see storage/proposing.py), and under the lock only as a last resort.
+
+        The whole ask holds the study's sampler (`holding`), so that asks of one process
+        take turns and each one's snapshot already has the trial the previous one inserted;
+        the order is always sampler, then database lock."""
+        with self.session() as session:
+            study_id = session.scalar(select(Study.id).where(Study.name == study_name))
+        if study_id is None:  # the locked round says what is missing
+            return self._ask_once(study_name, worker_id, proposer, token_id, None, last=True)
+        with proposer.holding(study_id):
+            for round_ in range(1, ASK_ROUNDS + 1):
+                last = round_ == ASK_ROUNDS or self.proposal_times.quick(study_id)
+                proposal = None if last else self._snapshot_proposal(study_name, proposer)
+                try:
+                    return self._ask_once(
+                        study_name, worker_id, proposer, token_id, proposal, last=last
+                    )
+                except HistoryMoved:
+                    continue
+        raise AssertionError("the last round proposes under the lock")  # pragma: no cover
+
+    def _snapshot_proposal(self, study_name: str, proposer: Proposer) -> Proposal | None:
+        """A proposal for the study's next trial if ask would create one now, else None."""
+        with self.session() as session:
+            study = session.scalar(select(Study).where(Study.name == study_name))
+            if study is None:
+                return None  # the locked round says what is missing
+            counts = _pending_counts(session, study.id)
+            if counts.get("queued") or _refusal(session, study, counts, utcnow()) is not None:
+                return None
+        with self.proposal_times.timing(study.id):
+            return propose_from_snapshot(self.session, study, proposer)
+
+    def _ask_once(
+        self,
+        study_name: str,
+        worker_id: str | None,
+        proposer: Proposer,
+        token_id: int | None,
+        proposal: Proposal | None,
+        *,
+        last: bool,
+    ) -> AskResult:
         now = utcnow()
         study_id = None
+        under_lock = False
         try:
             with self.session() as session:
                 study = lock_study_named(session, study_name)
                 study_id, stamp = study.id, study.change_seq
-                expired = _expire_leases(session, study, stamp, now)
-                result = _ask_locked(session, study, stamp, now, worker_id, proposer, token_id)
+                # A deaf process expires nothing: see storage/sweeps.py.
+                expired = (
+                    LeaseExpiry()
+                    if self.hearing.deaf
+                    else _expire_leases(session, study, stamp, now)
+                )
+                current = proposal is not None and not expired.total and proposal.stamp == stamp - 1
+
+                def propose() -> tuple[dict[str, Any], dict[str, Any]]:
+                    nonlocal under_lock
+                    if current and proposal is not None:
+                        return proposal.vals, proposal.params
+                    if not last:
+                        raise HistoryMoved
+                    under_lock = True
+                    # The new trial carries this stamp, so the sampler must read it next time.
+                    with self.proposal_times.timing(study.id):
+                        return propose_at(session, study, stamp - 1, proposer)
+
+                result = _ask_locked(session, study, stamp, now, worker_id, propose, token_id)
                 return replace(result, expired=expired)
         except BaseException:
-            # The sampler may have seen changes of a transaction that did not commit.
-            if study_id is not None:
+            # A sampler that proposed under the lock may have seen changes of a transaction
+            # that did not commit; one fed from a snapshot saw only committed ones.
+            if under_lock and study_id is not None:
                 proposer.forget(study_id)
             raise
 
@@ -219,7 +275,9 @@ class TrialStore(StorageCore):
             else:
                 raise not_current(held, trial.state, trial.attempt)
             _complete_if_spent(session, study_id, now)
-        return self.get_trial_by_id(trial_id=trial_id)
+            # The answer is read in the transaction that applied the tell: once it commits,
+            # nothing is left to fail, so an error answer always means nothing was applied.
+            return _told(session, trial_id)
 
     def _finish(
         self,
@@ -314,10 +372,13 @@ class TrialStore(StorageCore):
                 trial = session.get_one(Trial, trial_id, populate_existing=True)
                 raise not_current(held, trial.state, trial.attempt)
             release_attempt(session, trial_id, held.attempt, stamp, now)
-        return self.get_trial_by_id(trial_id=trial_id)
+            return _told(session, trial_id)  # read before the commit, as in tell
 
     def expire_leases(self) -> LeaseExpiry:
-        """Requeue (or fail, past max_attempts) running trials whose lease has run out."""
+        """Requeue (or fail, past max_attempts) running trials whose lease has run out;
+        nothing while this process is deaf (see storage/sweeps.py)."""
+        if self.hearing.deaf:
+            return LeaseExpiry()
         now = utcnow()
         with self.session() as session:
             study_ids = session.scalars(
@@ -435,16 +496,43 @@ def _ask_locked(
     stamp: int,
     now: datetime,
     worker_id: str | None,
-    proposer: Proposer,
+    propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
     token_id: int | None,
 ) -> AskResult:
-    counts = dict(
+    counts = _pending_counts(session, study.id)
+    refusal = _refusal(session, study, counts, now)
+    if refusal is not None:
+        if refusal.status == "done":
+            _mark_complete(session, study.id, now)
+        return refusal
+    queued = _lease_queued(session, study, now, worker_id) if counts.get("queued") else None
+    trial = queued or _create_trial(session, study, stamp, now, worker_id, propose)
+    lease_token = start_attempt(session, trial, worker_id, token_id)
+    if worker_id is not None:
+        session.execute(
+            update(Worker)
+            .where(Worker.id == worker_id)
+            .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
+        )
+    record = trial_record(trial, study_name=study.name, objective=study.objective)
+    return AskResult("ok", replace(record, lease_token=lease_token), study=study_record(study))
+
+
+def _pending_counts(session: Session, study_id: int) -> dict[str, int]:
+    return dict(
         session.execute(
             select(Trial.state, func.count())
-            .where(Trial.study_id == study.id, Trial.state.in_(("running", "queued")))
+            .where(Trial.study_id == study_id, Trial.state.in_(("running", "queued")))
             .group_by(Trial.state)
         ).all()
     )
+
+
+def _refusal(
+    session: Session, study: Study, counts: dict[str, int], now: datetime
+) -> AskResult | None:
+    """Why ask hands out nothing now (None: it leases or creates a trial); "done" means the
+    caller marks the study complete."""
     pending = counts.get("running", 0) + counts.get("queued", 0)
     if study.state == "paused" or study.state == "stopped":
         status: AskStatus = "paused" if study.state == "paused" else "stopped"
@@ -461,21 +549,10 @@ def _ask_locked(
         reason = finished_reason or f"all {study.max_trials} trials have been handed out"
         if pending:
             return AskResult("wait", reason=f"{reason}; {pending} trial(s) still pending")
-        _mark_complete(session, study.id, now)
         return AskResult("done", reason=reason)
     if counts.get("running", 0) >= study.max_parallel:
         return AskResult("wait", reason=f"max_parallel={study.max_parallel} trials are running")
-    queued = _lease_queued(session, study, now, worker_id) if counts.get("queued") else None
-    trial = queued or _create_trial(session, study, stamp, now, worker_id, proposer)
-    lease_token = start_attempt(session, trial, worker_id, token_id)
-    if worker_id is not None:
-        session.execute(
-            update(Worker)
-            .where(Worker.id == worker_id)
-            .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
-        )
-    record = trial_record(trial, study_name=study.name, objective=study.objective)
-    return AskResult("ok", replace(record, lease_token=lease_token), study=study_record(study))
+    return None
 
 
 def _stale_report(held: TrialAttempt, state: str, current: int) -> ReportResult:
@@ -540,19 +617,10 @@ def _create_trial(
     stamp: int,
     now: datetime,
     worker_id: str | None,
-    proposer: Proposer,
+    propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
 ) -> Trial:
-    record = study_record(study)
-    seen = proposer.seen_seq(record)
-    rows = session.execute(
-        select(Trial.number, Trial.state, Trial.vals, Trial.value, Trial.last_intermediate).where(
-            Trial.study_id == study.id, Trial.change_seq > seen
-        )
-    ).all()
-    changes = [_observation(record.sign, *row) for row in rows]
     number = study.trial_counter + 1
-    # The new trial carries this transaction's stamp, so the sampler must read it next time.
-    vals, params = proposer.propose(record, changes, stamp - 1, number)
+    vals, params = propose()
     study.trial_counter = number
     trial = Trial(
         study_id=study.id,
@@ -571,26 +639,6 @@ def _create_trial(
     session.add(trial)
     session.flush()
     return trial
-
-
-def _observation(
-    sign: float,
-    number: int,
-    state: TrialState,
-    vals: dict[str, Any],
-    value: float | None,
-    last_intermediate: float | None,
-) -> Observation:
-    loss = None
-    if state == "complete" and value is not None:
-        loss = sign * value
-    elif state == "pruned":
-        pruned_at = value if value is not None else last_intermediate
-        loss = None if pruned_at is None else sign * pruned_at
-        if loss is None:
-            # A trial pruned before any report says nothing useful: leave it out.
-            state = "failed"
-    return Observation(number=number, state=state, vals=vals, loss=loss)
 
 
 def _expire_leases(session: Session, study: Study, stamp: int, now: datetime) -> LeaseExpiry:
@@ -732,6 +780,11 @@ def _finite(value: float | None) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def _told(session: Session, trial_id: int) -> TrialRecord:
+    """A trial's record as this transaction left it (the ORM's copy may predate an UPDATE)."""
+    return _detailed(session, session.get_one(Trial, trial_id, populate_existing=True), False)
 
 
 def _detailed(session: Session, row: Trial, detail: bool) -> TrialRecord:

@@ -13,6 +13,7 @@ import httpx
 from fastapi.testclient import TestClient
 
 from service.storage import Storage, TrialRecord
+from worker.client import ParzenClient, Trial
 
 Held = dict[str, Any]  # a leased trial as the API hands it out (`ask`'s "trial")
 
@@ -70,3 +71,12 @@ def store_tell(
 
 def store_release(storage: Storage, trial: TrialRecord) -> TrialRecord:
     return storage.release(trial_id=trial.id, **store_holder(trial))
+
+
+def sdk_report(client: ParzenClient, trial: Trial, step: int, values: dict[str, float]) -> bool:
+    """A report through the SDK (which retries connection errors and 5xx), as a worker sends it."""
+    return client.report(trial.id, step, values, lease_token=trial.lease_token)
+
+
+def sdk_tell(client: ParzenClient, trial: Trial, state: Any, value: float | None = None) -> Any:
+    return client.tell(trial.id, state, value, lease_token=trial.lease_token)

@@ -34,7 +34,7 @@ def _expire(storage: Storage, trial: TrialRecord) -> None:
             .where(Trial.id == trial.id)
             .values(lease_expires_at=utcnow() - timedelta(seconds=1))
         )
-    assert storage.expire_leases() == 1
+    assert storage.expire_leases().total == 1
 
 
 def test_late_complete_of_a_queued_trial_is_kept_and_not_handed_out_again(
