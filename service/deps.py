@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.api.params import StudyName
 from service.artifacts import ArtifactStore
 from service.config import Settings
 from service.db.base import utcnow
@@ -87,7 +88,7 @@ WorkerDep = Annotated[TokenRecord, Depends(require("worker"))]
 AdminDep = Annotated[TokenRecord, Depends(require("admin"))]
 
 
-def valid_study(storage: StorageDep, name: Annotated[str, Path()]) -> StudyRecord:
+def valid_study(storage: StorageDep, name: StudyName) -> StudyRecord:
     return storage.get_study(name=name)  # NotFoundError becomes a 404 in main.py
 
 

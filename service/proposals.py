@@ -15,8 +15,15 @@ from datetime import datetime
 from typing import Any
 
 from service.algorithms import Observation, Sampler, make_sampler
+from service.limits import JsonLimitError, check_json
 from service.space import SearchSpace, parse_space
-from service.storage import StudyRecord
+from service.space_limits import limit_issues
+from service.storage import ConflictError, StudyRecord
+
+
+class UnsafeProposal(ConflictError):
+    """A sampler drew a value JSON cannot carry (inf, NaN, an integer past 2**53): nothing
+    is stored and the ask answers 409, naming the parameter, instead of handing it out."""
 
 
 @dataclass
@@ -44,8 +51,14 @@ class SamplerPool:
         entry = self._entry(study)
         entry.sampler.observe(changes)
         entry.seen = seen_seq
-        vals = entry.sampler.propose(number)
-        return vals, entry.space.params_from_vals(vals)
+        try:
+            vals = entry.sampler.propose(number)
+            check_proposal(vals)
+            params = entry.space.params_from_vals(vals)
+            check_proposal(params)
+        except (ArithmeticError, ValueError, JsonLimitError) as exc:
+            raise UnsafeProposal(_unusable(entry.space, exc)) from exc
+        return vals, params
 
     def forget(self, study_id: int) -> None:
         with self._lock:
@@ -60,3 +73,16 @@ class SamplerPool:
                 sampler = make_sampler(study.algorithm, study.algorithm_settings, space, study.seed)
                 entry = self._entries[study.id] = _Entry(study.created_at, space, sampler)
             return entry
+
+
+def check_proposal(values: dict[str, Any]) -> None:
+    """Refuse a value JSON cannot carry before it is stored or handed to a worker."""
+    check_json(values, "params")
+
+
+def _unusable(space: SearchSpace, exc: Exception) -> str:
+    """Name the parameter: the space's own limit issues (a study stored before the limits)
+    say best which one; else the sampler's error or the value it drew."""
+    issues = limit_issues(space)
+    why = "; ".join(str(issue) for issue in issues) if issues else str(exc)
+    return f"this study's space cannot be sampled ({why}); create it again with narrower ranges"

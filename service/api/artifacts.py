@@ -4,6 +4,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from service.api.params import TrialId
 from service.artifacts import ArtifactStore, ArtifactTooLarge
 from service.deps import ArtifactsDep, StorageDep, ViewerDep, WorkerDep
 from service.storage import Storage
@@ -13,7 +14,7 @@ router = APIRouter(tags=["artifacts"])
 
 @router.put("/trials/{trial_id}/artifact", status_code=status.HTTP_204_NO_CONTENT)
 async def upload(
-    trial_id: int, request: Request, storage: StorageDep, store: ArtifactsDep, _: WorkerDep
+    trial_id: TrialId, request: Request, storage: StorageDep, store: ArtifactsDep, _: WorkerDep
 ) -> None:
     """Store a trial's best-epoch checkpoint (the .keras file as the request body)."""
     trial = await run_in_threadpool(storage.get_trial_by_id, trial_id=trial_id)
@@ -26,7 +27,9 @@ async def upload(
 
 
 @router.get("/trials/{trial_id}/artifact")
-def download(trial_id: int, storage: StorageDep, store: ArtifactsDep, _: ViewerDep) -> FileResponse:
+def download(
+    trial_id: TrialId, storage: StorageDep, store: ArtifactsDep, _: ViewerDep
+) -> FileResponse:
     return artifact_file(storage, store, trial_id)
 
 

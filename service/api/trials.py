@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from service.api.params import Offset, StudyName, TrialId, TrialNumber
 from service.api.presenters import leased_trial, trial_detail, trial_public
 from service.deps import SamplersDep, StorageDep, ViewerDep, WorkerDep
 from service.schemas import (
@@ -27,7 +28,7 @@ router = APIRouter(tags=["trials"])
 
 @router.post("/studies/{name}/ask")
 def ask(
-    name: str,
+    name: StudyName,
     storage: StorageDep,
     samplers: SamplersDep,
     _: WorkerDep,
@@ -47,12 +48,12 @@ def ask_response(result: AskResult) -> AskResponse:
 
 @router.get("/studies/{name}/trials")
 def list_trials(
-    name: str,
+    name: StudyName,
     storage: StorageDep,
     _: ViewerDep,
     state: Annotated[list[TrialState] | None, Query()] = None,
     order: TrialOrder = "number",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> TrialsPublic:
     trials, total = storage.list_trials(
@@ -62,22 +63,26 @@ def list_trials(
 
 
 @router.get("/studies/{name}/trials/{number}")
-def get_trial(name: str, number: int, storage: StorageDep, _: ViewerDep) -> TrialDetail:
+def get_trial(
+    name: StudyName, number: TrialNumber, storage: StorageDep, _: ViewerDep
+) -> TrialDetail:
     return trial_detail(storage.get_trial(study_name=name, number=number))
 
 
 @router.get("/studies/{name}/best")
-def best_trial(name: str, storage: StorageDep, _: ViewerDep) -> TrialDetail:
+def best_trial(name: StudyName, storage: StorageDep, _: ViewerDep) -> TrialDetail:
     return trial_detail(storage.best_trial(study_name=name))
 
 
 @router.get("/trials/{trial_id}")
-def get_trial_by_id(trial_id: int, storage: StorageDep, _: ViewerDep) -> TrialDetail:
+def get_trial_by_id(trial_id: TrialId, storage: StorageDep, _: ViewerDep) -> TrialDetail:
     return trial_detail(storage.get_trial_by_id(trial_id=trial_id, detail=True))
 
 
 @router.post("/trials/{trial_id}/report")
-def report(trial_id: int, body: ReportRequest, storage: StorageDep, _: WorkerDep) -> ReportResponse:
+def report(
+    trial_id: TrialId, body: ReportRequest, storage: StorageDep, _: WorkerDep
+) -> ReportResponse:
     result = storage.report(
         trial_id=trial_id, attempt=body.attempt, step=body.step, values=body.values
     )
@@ -86,7 +91,7 @@ def report(trial_id: int, body: ReportRequest, storage: StorageDep, _: WorkerDep
 
 @router.post("/trials/{trial_id}/heartbeat")
 def heartbeat(
-    trial_id: int, storage: StorageDep, _: WorkerDep, body: HeartbeatRequest | None = None
+    trial_id: TrialId, storage: StorageDep, _: WorkerDep, body: HeartbeatRequest | None = None
 ) -> ReportResponse:
     attempt = body.attempt if body else None
     result = storage.report(trial_id=trial_id, attempt=attempt, step=None, values={})
@@ -94,7 +99,7 @@ def heartbeat(
 
 
 @router.post("/trials/{trial_id}/tell")
-def tell(trial_id: int, body: TellRequest, storage: StorageDep, _: WorkerDep) -> TrialPublic:
+def tell(trial_id: TrialId, body: TellRequest, storage: StorageDep, _: WorkerDep) -> TrialPublic:
     trial = storage.tell(
         trial_id=trial_id,
         state=body.state,
@@ -107,6 +112,8 @@ def tell(trial_id: int, body: TellRequest, storage: StorageDep, _: WorkerDep) ->
 
 
 @router.post("/trials/{trial_id}/release")
-def release(trial_id: int, body: ReleaseRequest, storage: StorageDep, _: WorkerDep) -> TrialPublic:
+def release(
+    trial_id: TrialId, body: ReleaseRequest, storage: StorageDep, _: WorkerDep
+) -> TrialPublic:
     """Hand a running trial back to the queue (a worker shutting down)."""
     return trial_public(storage.release(trial_id=trial_id, attempt=body.attempt))

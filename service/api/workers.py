@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from service.api.params import WorkerIdPath
 from service.api.presenters import evaluation_job, worker_public
 from service.api.trials import ask_response
 from service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
+from service.proposals import UnsafeProposal
 from service.schemas import AskResponse, LeaseRequest, WorkerPublic, WorkerRegister
 
 router = APIRouter(prefix="/workers", tags=["workers"])
@@ -22,7 +24,7 @@ def list_workers(storage: StorageDep, _: ViewerDep) -> list[WorkerPublic]:
 
 @router.post("/{worker_id}/lease")
 def lease(
-    worker_id: str,
+    worker_id: WorkerIdPath,
     storage: StorageDep,
     samplers: SamplersDep,
     settings: SettingsDep,
@@ -42,7 +44,11 @@ def lease(
     for name in storage.servable_studies(worker=worker):
         if name in excluded:
             continue
-        result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers)
+        try:
+            result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers)
+        except UnsafeProposal as exc:  # one unsamplable study must not block the others
+            waiting.append(f"{name}: {exc}")
+            continue
         if result.status == "ok":
             return ask_response(result)
         if result.status == "wait":
