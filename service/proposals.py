@@ -16,7 +16,7 @@ from typing import Any
 
 from service.algorithms import Observation, Sampler, make_sampler
 from service.limits import JsonLimitError, check_json
-from service.space import SearchSpace, parse_space
+from service.space import SearchSpace, SpaceIssue, parse_space
 from service.space_limits import limit_issues
 from service.storage import ConflictError, StudyRecord
 
@@ -31,6 +31,7 @@ class _Entry:
     created_at: datetime
     space: SearchSpace
     sampler: Sampler
+    issues: list[SpaceIssue]  # the space's limit issues: a study stored before the limits
     seen: int = 0
 
 
@@ -49,6 +50,8 @@ class SamplerPool:
         self, study: StudyRecord, changes: Sequence[Observation], seen_seq: int, number: int
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         entry = self._entry(study)
+        if entry.issues:  # never sample such a space: hyperopt loops forever on inf sigmas
+            raise UnsafeProposal(_unusable(entry.issues, "the space breaks its limits"))
         entry.sampler.observe(changes)
         entry.seen = seen_seq
         try:
@@ -56,8 +59,8 @@ class SamplerPool:
             check_proposal(vals)
             params = entry.space.params_from_vals(vals)
             check_proposal(params)
-        except (ArithmeticError, ValueError, JsonLimitError) as exc:
-            raise UnsafeProposal(_unusable(entry.space, exc)) from exc
+        except (ArithmeticError, JsonLimitError) as exc:  # overflow, or inf/NaN/huge drawn
+            raise UnsafeProposal(_unusable([], str(exc))) from exc
         return vals, params
 
     def forget(self, study_id: int) -> None:
@@ -71,7 +74,9 @@ class SamplerPool:
             if entry is None or entry.created_at != study.created_at:
                 space = parse_space(study.space)
                 sampler = make_sampler(study.algorithm, study.algorithm_settings, space, study.seed)
-                entry = self._entries[study.id] = _Entry(study.created_at, space, sampler)
+                issues = limit_issues(space)
+                entry = _Entry(study.created_at, space, sampler, issues)
+                self._entries[study.id] = entry
             return entry
 
 
@@ -80,9 +85,7 @@ def check_proposal(values: dict[str, Any]) -> None:
     check_json(values, "params")
 
 
-def _unusable(space: SearchSpace, exc: Exception) -> str:
-    """Name the parameter: the space's own limit issues (a study stored before the limits)
-    say best which one; else the sampler's error or the value it drew."""
-    issues = limit_issues(space)
-    why = "; ".join(str(issue) for issue in issues) if issues else str(exc)
+def _unusable(issues: list[SpaceIssue], fallback: str) -> str:
+    """Name the parameter: by the space's limit issues, else by the value drawn (its path)."""
+    why = "; ".join(str(issue) for issue in issues) if issues else fallback
     return f"this study's space cannot be sampled ({why}); create it again with narrower ranges"
