@@ -37,3 +37,17 @@ def test_unsamplable_space_is_a_422_at_create_and_a_409_at_ask(
         assert path in asked.json()["detail"] and "cannot be sampled" in asked.json()["detail"]
         assert client.get(f"/api/v1/studies/{name}").json()["trials_created"] == 0
         assert client.get("/api/v1/studies").status_code == 200
+
+
+def test_a_worker_lease_skips_a_study_that_cannot_be_sampled(
+    client: TestClient, storage: Storage
+) -> None:
+    """Fails if one unsamplable study (stored before the limits) blocks every worker's lease."""
+    node = UNSAMPLABLE["lognormal mu=800"][0]
+    storage.create_study(spec=study_spec("bad", space={"x": node}))  # served first: oldest
+    storage.create_study(spec=study_spec("good"))
+    body = {"host": "node", "builders": ["mlp"], "datasets": ["digits"]}
+    worker = client.post("/api/v1/workers", json=body).json()["id"]
+    leased = client.post(f"/api/v1/workers/{worker}/lease")
+    assert leased.status_code == 200, leased.text
+    assert leased.json()["trial"]["study"] == "good"
