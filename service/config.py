@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds between sweeps that requeue trials with expired leases."
     )
     artifact_dir: Path = Field(Path("artifacts"), description="Directory of the artifact store.")
+    max_body_bytes: int = Field(
+        2**20,
+        ge=1024,
+        description="Largest request body accepted (413 beyond); checkpoint uploads are exempt.",
+    )
     test_budget: int = Field(
         3, ge=1, description="Uses of a study's test split before finalizing needs an override."
     )

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Request, status
+from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.access import FailureLimiter, client_host
+from service.api.params import StudyName
 from service.artifacts import ArtifactStore
 from service.config import Settings
 from service.db.base import utcnow
@@ -122,9 +123,6 @@ def require(role: Role) -> Callable[[TokenRecord], TokenRecord]:
 ViewerDep = Annotated[TokenRecord, Depends(require("viewer"))]
 WorkerDep = Annotated[TokenRecord, Depends(require("worker"))]
 AdminDep = Annotated[TokenRecord, Depends(require("admin"))]
-
-
-StudyName = Annotated[str, Path()]
 
 
 # One lookup per role, each depending on its role check, so FastAPI solves the check first

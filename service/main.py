@@ -10,12 +10,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from service import dashboard, metrics
 from service.access import FailureLimiter, LoopbackOnly
 from service.api import artifacts, finalizations, health, studies, tokens, trials, workers
+from service.api.errors import validation_failed
 from service.artifacts import ArtifactStore
+from service.body_limit import BodyLimitMiddleware
 from service.config import MAKE_A_TOKEN, Settings, get_settings
 from service.db.engine import make_engine
 from service.proposals import SamplerPool
@@ -61,6 +64,8 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         version="0.1.0",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_exception_handler(RequestValidationError, validation_failed)
     app.state.settings = settings
     app.state.storage = storage
     app.state.samplers = SamplerPool()

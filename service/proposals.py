@@ -15,8 +15,15 @@ from datetime import datetime
 from typing import Any
 
 from service.algorithms import Observation, Sampler, make_sampler
-from service.space import SearchSpace, parse_space
-from service.storage import StudyRecord
+from service.limits import JsonLimitError, check_json
+from service.space import SearchSpace, SpaceIssue, parse_space
+from service.space_limits import limit_issues
+from service.storage import ConflictError, StudyRecord
+
+
+class UnsafeProposal(ConflictError):
+    """A sampler drew a value JSON cannot carry (inf, NaN, an integer past 2**53): nothing
+    is stored and the ask answers 409, naming the parameter, instead of handing it out."""
 
 
 @dataclass
@@ -24,6 +31,7 @@ class _Entry:
     created_at: datetime
     space: SearchSpace
     sampler: Sampler
+    issues: list[SpaceIssue]  # the space's limit issues: a study stored before the limits
     seen: int = 0
 
 
@@ -50,10 +58,18 @@ class SamplerPool:
         self, study: StudyRecord, changes: Sequence[Observation], seen_seq: int, number: int
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         entry = self._entry(study)
+        if entry.issues:  # never sample such a space: hyperopt loops forever on inf sigmas
+            raise UnsafeProposal(_unusable(entry.issues, "the space breaks its limits"))
         entry.sampler.observe(changes)
         entry.seen = seen_seq
-        vals = entry.sampler.propose(number)
-        return vals, entry.space.params_from_vals(vals)
+        try:
+            vals = entry.sampler.propose(number)
+            check_proposal(vals)
+            params = entry.space.params_from_vals(vals)
+            check_proposal(params)
+        except (ArithmeticError, JsonLimitError) as exc:  # overflow, or inf/NaN/huge drawn
+            raise UnsafeProposal(_unusable([], str(exc))) from exc
+        return vals, params
 
     def forget(self, study_id: int) -> None:
         with self._lock:
@@ -66,5 +82,18 @@ class SamplerPool:
             if entry is None or entry.created_at != study.created_at:
                 space = parse_space(study.space)
                 sampler = make_sampler(study.algorithm, study.algorithm_settings, space, study.seed)
-                entry = self._entries[study.id] = _Entry(study.created_at, space, sampler)
+                issues = limit_issues(space)
+                entry = _Entry(study.created_at, space, sampler, issues)
+                self._entries[study.id] = entry
             return entry
+
+
+def check_proposal(values: dict[str, Any]) -> None:
+    """Refuse a value JSON cannot carry before it is stored or handed to a worker."""
+    check_json(values, "params")
+
+
+def _unusable(issues: list[SpaceIssue], fallback: str) -> str:
+    """Name the parameter: by the space's limit issues, else by the value drawn (its path)."""
+    why = "; ".join(str(issue) for issue in issues) if issues else fallback
+    return f"this study's space cannot be sampled ({why}); create it again with narrower ranges"

@@ -3,17 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from service.limits import (
+    MAX_GPU_LENGTH,
+    MAX_HOST_LENGTH,
+    MAX_LIST_ITEMS,
+    Count,
+    DbInt,
+    JsonInt,
+    JsonObject,
+    Metrics,
+    Name,
+    SafeStr,
+    Step,
+    StepValues,
+    Text,
+    WorkerId,
+)
 from service.storage.records import AskStatus, Role, StudyState, TrialState
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"
 
+# The secret an ask or lease hands out with a trial; every write to that trial carries it.
+LeaseToken = Annotated[
+    SafeStr,
+    Field(min_length=1, max_length=100, description="The lease_token that ask or lease returned."),
+]
+
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A request body: unknown fields refused; no NaN or infinity (JSON cannot carry them,
+    and the dashboard's plain JSON could not read them back)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Budget(Strict):
@@ -28,7 +53,7 @@ class Budget(Strict):
 
 
 class SplitSettings(Strict):
-    seed: int = Field(0, description="Seed of the train / validation / test split.")
+    seed: JsonInt = Field(0, description="Seed of the train / validation / test split.")
     validation_fraction: float = Field(0.2, gt=0, lt=1)
     test_fraction: float = Field(0.2, gt=0, lt=1)
 
@@ -36,12 +61,12 @@ class SplitSettings(Strict):
 class ObjectiveSettings(Strict):
     """What a worker needs to train a trial. Optional for plain ask/tell users."""
 
-    builder: str | None = Field(None, description="Model builder installed on workers.")
-    dataset: str | None = Field(None, description="Dataset installed on workers.")
+    builder: Name | None = Field(None, description="Model builder installed on workers.")
+    dataset: Name | None = Field(None, description="Dataset installed on workers.")
     max_epochs: int = Field(20, ge=1, le=100_000)
-    batch_size: int = Field(32, ge=1)
-    patience: int = Field(3, ge=0, description="EarlyStopping patience, in epochs.")
-    min_delta: float = Field(0.0, ge=0)
+    batch_size: int = Field(32, ge=1, le=2**31 - 1)
+    patience: int = Field(3, ge=0, le=100_000, description="EarlyStopping patience, in epochs.")
+    min_delta: float = Field(0.0, ge=0, le=1e15)
     reduce_lr: bool = Field(False, description="ReduceLROnPlateau on the study's metric.")
     tensorboard: bool = Field(False, description="TensorBoard logs per trial.")
     split: SplitSettings = SplitSettings()
@@ -50,14 +75,14 @@ class ObjectiveSettings(Strict):
 class StudyCreate(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     direction: Literal["minimize", "maximize"] = "minimize"
-    metric: str = Field("val_loss", min_length=1, max_length=200)
-    space: dict[str, Any] = Field(description="Search space; see the README for the format.")
-    algorithm: str = Field(
+    metric: Name = Field("val_loss", min_length=1)
+    space: JsonObject = Field(description="Search space; see the README for the format.")
+    algorithm: Name = Field(
         "tpe-mv",
         description="tpe-mv (the default: multivariate TPE), tpe (hyperopt's) or random.",
     )
-    algorithm_settings: dict[str, Any] = Field(default_factory=dict)
-    pruner: dict[str, Any] | None = Field(
+    algorithm_settings: JsonObject = Field(default_factory=dict)
+    pruner: JsonObject | None = Field(
         None, description='{"type": "median", "n_startup_trials": 5, "n_warmup_steps": 2}'
     )
     objective: ObjectiveSettings = ObjectiveSettings()
@@ -154,7 +179,7 @@ class LeasedTrial(TrialPublic):
 
 
 class AskRequest(Strict):
-    worker_id: str | None = None
+    worker_id: WorkerId | None = None
 
 
 class AskResponse(BaseModel):
@@ -167,31 +192,29 @@ class AskResponse(BaseModel):
 
 
 class ReportRequest(Strict):
-    step: int = Field(ge=0, description="Epoch (or other step) the values belong to.")
-    values: dict[str, float | None] = Field(description="Metrics of that step (Keras logs).")
-    lease_token: str = Field(
-        min_length=1, max_length=100, description="The lease_token that ask or lease returned."
-    )
-    attempt: int | None = Field(None, description="The attempt the reporter was handed.")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=True)  # NaN losses become null
+
+    step: Step = Field(description="Epoch (or other step) the values belong to.")
+    values: Annotated[StepValues, Field(description="Metrics of that step (Keras logs).")]
+    lease_token: LeaseToken
+    attempt: Count | None = Field(None, description="The attempt the reporter was handed.")
 
 
 class HeartbeatRequest(Strict):
-    lease_token: str = Field(
-        min_length=1, max_length=100, description="The lease_token that ask or lease returned."
-    )
-    attempt: int | None = None
+    lease_token: LeaseToken
+    attempt: Count | None = None
 
 
 class ReleaseRequest(Strict):
-    lease_token: str = Field(
-        min_length=1, max_length=100, description="The lease_token that ask or lease returned."
-    )
-    attempt: int | None = Field(None, description="The attempt being handed back.")
+    lease_token: LeaseToken
+    attempt: Count | None = Field(None, description="The attempt being handed back.")
 
 
 class LeaseRequest(Strict):
-    exclude: list[str] = Field(
-        default_factory=list, description="Studies this worker gave up on (repeated failures)."
+    exclude: list[Name] = Field(
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description="Studies this worker gave up on (repeated failures).",
     )
 
 
@@ -201,19 +224,19 @@ class ReportResponse(BaseModel):
 
 
 class TellRequest(Strict):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=True)  # NaN: the trial failed
+
     state: Literal["complete", "pruned", "failed"]
-    lease_token: str = Field(
-        min_length=1, max_length=100, description="The lease_token that ask or lease returned."
-    )
-    attempt: int | None = Field(None, description="The attempt the teller was handed.")
+    lease_token: LeaseToken
+    attempt: Count | None = Field(None, description="The attempt the teller was handed.")
     value: float | None = None
-    metrics: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = Field(None, max_length=100_000)
+    metrics: Metrics = Field(default_factory=dict)
+    error: Text | None = None
 
 
 class TokenCreate(Strict):
     role: Role
-    name: str = Field("", max_length=200)
+    name: Name = ""
 
 
 class TokenPublic(BaseModel):
@@ -229,11 +252,11 @@ class TokenCreated(TokenPublic):
 
 
 class WorkerRegister(Strict):
-    host: str = Field(max_length=255)
-    pid: int | None = None
-    gpu: str | None = Field(None, max_length=64)
-    builders: list[str] = Field(default_factory=list)
-    datasets: list[str] = Field(default_factory=list)
+    host: SafeStr = Field(max_length=MAX_HOST_LENGTH)
+    pid: DbInt | None = None
+    gpu: SafeStr | None = Field(None, max_length=MAX_GPU_LENGTH)
+    builders: list[Name] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    datasets: list[Name] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
 
 
 class WorkerPublic(BaseModel):
@@ -318,8 +341,8 @@ class EvaluationJob(BaseModel):
 
 
 class FinishRequest(Strict):
-    report: dict[str, Any] | None = None
-    error: str | None = Field(None, max_length=100_000)
+    report: JsonObject | None = None
+    error: Text | None = None
 
 
 AskResponse.model_rebuild()

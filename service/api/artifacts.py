@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from service.api.params import TrialId
 from service.artifacts import ArtifactStore, ArtifactTooLarge
 from service.deps import ArtifactsDep, StorageDep, ViewerDep, WorkerDep
 from service.storage import Storage
@@ -17,7 +18,7 @@ LEASE_HEADER = "X-Parzen-Lease-Token"
 
 @router.put("/trials/{trial_id}/artifact", status_code=status.HTTP_204_NO_CONTENT)
 async def upload(
-    trial_id: int,
+    trial_id: TrialId,
     request: Request,
     storage: StorageDep,
     store: ArtifactsDep,
@@ -57,7 +58,9 @@ def _per_attempt(relative: str, attempt: int) -> str:
 
 
 @router.get("/trials/{trial_id}/artifact")
-def download(trial_id: int, storage: StorageDep, store: ArtifactsDep, _: ViewerDep) -> FileResponse:
+def download(
+    trial_id: TrialId, storage: StorageDep, store: ArtifactsDep, _: ViewerDep
+) -> FileResponse:
     return artifact_file(storage, store, trial_id)
 
 

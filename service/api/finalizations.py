@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from service.api.params import FinalizationId
 from service.api.presenters import finalization_public, study_report_public
 from service.deps import (
     AdminDep,
@@ -59,7 +60,7 @@ def report(
 
 @router.post("/finalizations/{finalization_id}/heartbeat")
 def heartbeat(
-    finalization_id: int, storage: StorageDep, settings: SettingsDep, _: WorkerDep
+    finalization_id: FinalizationId, storage: StorageDep, settings: SettingsDep, _: WorkerDep
 ) -> ReportResponse:
     alive = storage.renew_finalization(
         finalization_id=finalization_id, lease_seconds=settings.lease_seconds
@@ -69,7 +70,7 @@ def heartbeat(
 
 @router.post("/finalizations/{finalization_id}/finish")
 def finish(
-    finalization_id: int, body: FinishRequest, storage: StorageDep, _: WorkerDep
+    finalization_id: FinalizationId, body: FinishRequest, storage: StorageDep, _: WorkerDep
 ) -> FinalizationPublic:
     record = storage.finish_finalization(
         finalization_id=finalization_id, report=body.report, error=body.error

@@ -7,10 +7,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from service.algorithms import AlgorithmSettingsError, validate_algorithm
 from service.algorithms.pruners import validate_pruner
+from service.api.params import Offset
 from service.api.presenters import study_public
 from service.deps import AdminDep, AdminStudyDep, SettingsDep, StorageDep, StudyDep, ViewerDep
 from service.schemas import StudiesPublic, StudyCreate, StudyPublic
-from service.space import SpaceValidationError, parse_space
+from service.space import SpaceValidationError
+from service.space_limits import validate_space
 from service.storage import StudySpec
 from service.storage.records import StudyState
 
@@ -45,7 +47,7 @@ def create_study(
 def list_studies(
     storage: StorageDep,
     _: ViewerDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> StudiesPublic:
     studies, total = storage.list_studies(offset=offset, limit=limit)
@@ -83,7 +85,7 @@ def stop_study(study: AdminStudyDep, storage: StorageDep) -> StudyPublic:
 
 def _valid_space(space: dict[str, object]) -> dict[str, object]:
     try:
-        parse_space(space)
+        validate_space(space)
     except SpaceValidationError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from service.api.params import TokenId
 from service.api.presenters import token_public
 from service.deps import AdminDep, StorageDep
 from service.schemas import TokenCreate, TokenCreated, TokenPublic
@@ -21,5 +22,5 @@ def list_tokens(storage: StorageDep, _: AdminDep) -> list[TokenPublic]:
 
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, storage: StorageDep, _: AdminDep) -> None:
+def revoke_token(token_id: TokenId, storage: StorageDep, _: AdminDep) -> None:
     storage.revoke_token(token_id=token_id)

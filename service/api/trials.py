@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from service.api.params import Offset, StudyName, TrialId, TrialNumber
 from service.api.presenters import leased_trial, trial_detail, trial_public
 from service.deps import SamplersDep, StorageDep, ViewerDep, WorkerDep
 from service.metrics import count_expired, instrument_ask, instrument_report, instrument_tell
@@ -29,7 +30,7 @@ router = APIRouter(tags=["trials"])
 @router.post("/studies/{name}/ask")
 @instrument_ask
 def ask(
-    name: str,
+    name: StudyName,
     storage: StorageDep,
     samplers: SamplersDep,
     token: WorkerDep,
@@ -71,12 +72,12 @@ def ask_response(result: AskResult) -> AskResponse:
 
 @router.get("/studies/{name}/trials")
 def list_trials(
-    name: str,
+    name: StudyName,
     storage: StorageDep,
     _: ViewerDep,
     state: Annotated[list[TrialState] | None, Query()] = None,
     order: TrialOrder = "number",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> TrialsPublic:
     trials, total = storage.list_trials(
@@ -86,24 +87,26 @@ def list_trials(
 
 
 @router.get("/studies/{name}/trials/{number}")
-def get_trial(name: str, number: int, storage: StorageDep, _: ViewerDep) -> TrialDetail:
+def get_trial(
+    name: StudyName, number: TrialNumber, storage: StorageDep, _: ViewerDep
+) -> TrialDetail:
     return trial_detail(storage.get_trial(study_name=name, number=number))
 
 
 @router.get("/studies/{name}/best")
-def best_trial(name: str, storage: StorageDep, _: ViewerDep) -> TrialDetail:
+def best_trial(name: StudyName, storage: StorageDep, _: ViewerDep) -> TrialDetail:
     return trial_detail(storage.best_trial(study_name=name))
 
 
 @router.get("/trials/{trial_id}")
-def get_trial_by_id(trial_id: int, storage: StorageDep, _: ViewerDep) -> TrialDetail:
+def get_trial_by_id(trial_id: TrialId, storage: StorageDep, _: ViewerDep) -> TrialDetail:
     return trial_detail(storage.get_trial_by_id(trial_id=trial_id, detail=True))
 
 
 @router.post("/trials/{trial_id}/report")
 @instrument_report
 def report(
-    trial_id: int, body: ReportRequest, storage: StorageDep, token: WorkerDep
+    trial_id: TrialId, body: ReportRequest, storage: StorageDep, token: WorkerDep
 ) -> ReportResponse:
     result = storage.report(
         trial_id=trial_id,
@@ -118,7 +121,7 @@ def report(
 
 @router.post("/trials/{trial_id}/heartbeat")
 def heartbeat(
-    trial_id: int, body: HeartbeatRequest, storage: StorageDep, token: WorkerDep
+    trial_id: TrialId, body: HeartbeatRequest, storage: StorageDep, token: WorkerDep
 ) -> ReportResponse:
     result = storage.report(
         trial_id=trial_id,
@@ -133,7 +136,9 @@ def heartbeat(
 
 @router.post("/trials/{trial_id}/tell")
 @instrument_tell
-def tell(trial_id: int, body: TellRequest, storage: StorageDep, token: WorkerDep) -> TrialPublic:
+def tell(
+    trial_id: TrialId, body: TellRequest, storage: StorageDep, token: WorkerDep
+) -> TrialPublic:
     trial = storage.tell(
         trial_id=trial_id,
         lease_token=body.lease_token,
@@ -149,7 +154,7 @@ def tell(trial_id: int, body: TellRequest, storage: StorageDep, token: WorkerDep
 
 @router.post("/trials/{trial_id}/release")
 def release(
-    trial_id: int, body: ReleaseRequest, storage: StorageDep, token: WorkerDep
+    trial_id: TrialId, body: ReleaseRequest, storage: StorageDep, token: WorkerDep
 ) -> TrialPublic:
     """Hand a running trial back to the queue (a worker shutting down)."""
     released = storage.release(

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from service.api.params import WorkerIdPath
 from service.api.presenters import evaluation_job, worker_public
 from service.api.trials import ask_response, own_worker
 from service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
 from service.metrics import count_expired, instrument_ask
+from service.proposals import UnsafeProposal
 from service.schemas import AskResponse, LeaseRequest, WorkerPublic, WorkerRegister
 
 router = APIRouter(prefix="/workers", tags=["workers"])
@@ -25,7 +27,7 @@ def list_workers(storage: StorageDep, _: ViewerDep) -> list[WorkerPublic]:
 @router.post("/{worker_id}/lease")
 @instrument_ask
 def lease(
-    worker_id: str,
+    worker_id: WorkerIdPath,
     storage: StorageDep,
     samplers: SamplersDep,
     settings: SettingsDep,
@@ -46,9 +48,13 @@ def lease(
     for name in storage.servable_studies(worker=worker):
         if name in excluded:
             continue
-        result = storage.ask(
-            study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id
-        )
+        try:
+            result = storage.ask(
+                study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id
+            )
+        except UnsafeProposal as exc:  # one unsamplable study must not block the others
+            waiting.append(f"{name}: {exc}")
+            continue
         count_expired(result.expired)
         if result.status == "ok":
             return ask_response(result)

@@ -25,11 +25,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.api.params import StudyName
 from service.dashboard.templating import render
 from service.deps import (
     SettingsDep,
     StorageDep,
-    StudyName,
     authenticate,
     current_token,
     require,

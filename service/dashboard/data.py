@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse, JSONResponse
 
 from service.api.artifacts import artifact_file
+from service.api.params import Page, Stamp, TrialId, TrialNumber
 from service.dashboard import views
 from service.dashboard.auth import StudyDep, ViewerDep
 from service.dashboard.downsample import minmax_decimate, records
@@ -62,7 +63,7 @@ def trials(
     state: Annotated[list[TrialState] | None, Query()] = None,
     order: TableOrder = "number",
     desc: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 25,
 ) -> JSONResponse:
     rows, total = storage.table_trials(
@@ -91,8 +92,8 @@ def changes(
     study: StudyDep,
     storage: StorageDep,
     _: ViewerDep,
-    seq: Annotated[int, Query(ge=0)] = 0,
-    epoch: Annotated[int, Query(ge=0)] = 0,
+    seq: Stamp = 0,
+    epoch: Stamp = 0,
 ) -> JSONResponse:
     """What changed since the page's stamps: `?seq=` (trials) and `?epoch=` (epochs).
 
@@ -152,7 +153,9 @@ def workers(study: StudyDep, storage: StorageDep, _: ViewerDep) -> JSONResponse:
 
 
 @router.get("/studies/{name}/trials/{number}/state")
-def trial_state(study: StudyDep, number: int, storage: StorageDep, _: ViewerDep) -> JSONResponse:
+def trial_state(
+    study: StudyDep, number: TrialNumber, storage: StorageDep, _: ViewerDep
+) -> JSONResponse:
     """What the trial page watches: its state and how many epochs it has."""
     trial = storage.get_trial(study_name=study.name, number=number)
     return views.json_response(
@@ -166,6 +169,6 @@ def _value(point: TrialPoint) -> float:
 
 @router.get("/trials/{trial_id}/artifact")
 def trial_artifact(
-    trial_id: int, storage: StorageDep, store: ArtifactsDep, _: ViewerDep
+    trial_id: TrialId, storage: StorageDep, store: ArtifactsDep, _: ViewerDep
 ) -> FileResponse:
     return artifact_file(storage, store, trial_id)

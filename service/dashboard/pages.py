@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
+from service.api.params import StudyName, TrialId, TrialNumber
 from service.dashboard.auth import PageViewerDep
 from service.dashboard.params import ParamView
 from service.dashboard.report import study_report
@@ -36,7 +37,7 @@ def studies_page(
 @router.get("/studies/{name}")
 def study_page(
     request: Request,
-    name: str,
+    name: StudyName,
     storage: StorageDep,
     settings: SettingsDep,
     token: PageViewerDep,
@@ -53,8 +54,8 @@ def study_page(
 @router.get("/studies/{name}/trials/{number}")
 def trial_page(
     request: Request,
-    name: str,
-    number: int,
+    name: StudyName,
+    number: TrialNumber,
     storage: StorageDep,
     settings: SettingsDep,
     token: PageViewerDep,
@@ -72,7 +73,7 @@ def trial_page(
 @router.get("/trials/{trial_id}")
 def trial_by_id(
     request: Request,
-    trial_id: int,
+    trial_id: TrialId,
     storage: StorageDep,
     settings: SettingsDep,
     token: PageViewerDep,
