@@ -6,7 +6,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,10 +35,26 @@ class Settings(BaseSettings):
     reaper_interval: float = Field(
         5.0, gt=0, description="Seconds between sweeps that requeue trials with expired leases."
     )
-    artifact_dir: Path = Field(Path("artifacts"), description="Directory of the artifact store.")
+    artifact_dir: Path = Field(
+        Path("artifacts"), description="Directory of the artifact store (when no artifact URL)."
+    )
+    artifact_url: str | None = Field(
+        None,
+        description="s3://bucket/prefix: artifacts in an S3-compatible store shared by replicas.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="Endpoint of the object store when it is not AWS S3 (MinIO, ...)."
+    )
     test_budget: int = Field(
         3, ge=1, description="Uses of a study's test split before finalizing needs an override."
     )
+
+    @field_validator("artifact_url")
+    @classmethod
+    def _s3_url(cls, url: str | None) -> str | None:
+        if url and (not url.startswith("s3://") or not url[5:].split("/")[0]):
+            raise ValueError(f"PARZEN_ARTIFACT_URL must look like s3://bucket/prefix, not {url!r}")
+        return url or None
 
     @model_validator(mode="after")
     def _refuse_open_server(self) -> Settings:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from service import dashboard
 from service.api import artifacts, finalizations, studies, tokens, trials, workers
-from service.artifacts import ArtifactStore
+from service.artifacts import open_store
 from service.config import Settings, get_settings
 from service.db.engine import make_engine
 from service.proposals import SamplerPool
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.state.settings = settings
     app.state.storage = storage
     app.state.samplers = SamplerPool()
-    app.state.artifacts = ArtifactStore(settings.artifact_dir)
+    app.state.artifacts = open_store(settings)
 
     api = APIRouter(prefix="/api/v1")
     for module in (studies, trials, tokens, workers, finalizations, artifacts):
