@@ -22,6 +22,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+DOWNLOAD_CHUNK_BYTES = 2**20
 AskStatus = Literal["ok", "wait", "done", "paused", "stopped"]
 
 
@@ -174,9 +175,27 @@ class ParzenClient:
         self._call("PUT", f"/trials/{trial_id}/artifact", content=path.read_bytes())
 
     def download_artifact(self, trial_id: int, target: Path) -> Path:
-        response = self._call_raw("GET", f"/trials/{trial_id}/artifact")
+        """Stream a trial's checkpoint into `target` (never all of it in memory).
+
+        It is written beside the target and renamed into place, so a download cut off
+        (and retried) never leaves half a file under the target's name.
+        """
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(response.content)
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            for attempt in self._retrying():
+                with attempt, self._http.stream("GET", f"/trials/{trial_id}/artifact") as response:
+                    if response.status_code >= 500:
+                        raise _ServerUnavailable(response)
+                    if response.status_code >= 400:
+                        response.read()
+                        raise ParzenError(response.status_code, _json_or_text(response))
+                    with partial.open("wb") as out:
+                        for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
+                            out.write(chunk)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
         return target
 
     def finalize(
@@ -239,6 +258,15 @@ class ParzenClient:
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._call_raw(method, path, **kwargs)
         return response.json() if response.content else None  # JSON: typed by each caller
+
+    def _retrying(self) -> Retrying:
+        """Retries of transient failures (connection errors, 5xx) for a streamed request."""
+        return Retrying(
+            retry=retry_if_exception(_transient),
+            wait=wait_exponential_jitter(multiplier=0.2, max=10),
+            stop=stop_after_delay(self._retry_seconds),
+            reraise=True,
+        )
 
     def _call_raw(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         retrying = Retrying(
