@@ -68,3 +68,18 @@ def store_tell(
 
 def store_release(storage: Storage, trial: TrialRecord) -> TrialRecord:
     return storage.release(trial_id=trial.id, **store_holder(trial))
+
+
+def upload_headers(trial: Held) -> dict[str, str]:
+    """What a checkpoint upload must carry about its attempt (a header: the body is the file)."""
+    return {}
+
+
+def api_upload(
+    client: TestClient | httpx.Client, trial: Held, content: Any, **headers: str
+) -> httpx.Response:
+    return client.put(
+        f"/api/v1/trials/{trial['id']}/artifact",
+        content=content,
+        headers={**upload_headers(trial), **headers},
+    )
