@@ -76,7 +76,7 @@ DEFAULT_SEEDS = 10
 QUICK_WORKERS = (1, 4)
 QUICK_BUDGETS = (50,)
 QUICK_SEEDS = 3
-TOKEN = "bench-token"
+TOKEN = "bench-admin-token-local"  # PARZEN_ADMIN_TOKEN needs 16 characters
 
 
 # -- optimizers ------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from service.server import ServerThread
 from worker.client import ParzenClient
 from worker.daemon import Daemon, DaemonConfig
 
-TOKEN = "bench-token"
+TOKEN = "bench-admin-token-local"  # PARZEN_ADMIN_TOKEN needs 16 characters
 SPACE = {
     "layers": {"type": "int", "low": 1, "high": 3},
     "units": {"type": "int", "low": 8, "high": 256, "log": True},

@@ -29,7 +29,7 @@ from service.server import ServerThread
 from worker.client import ParzenClient
 from worker.daemon import Daemon, DaemonConfig
 
-TOKEN = "bench-token"
+TOKEN = "bench-admin-token-local"  # PARZEN_ADMIN_TOKEN needs 16 characters
 SPACE = {
     "conv": {"type": "choice", "options": ["conv", "separable"]},
     "blocks": 2,

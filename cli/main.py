@@ -25,18 +25,35 @@ def server(
         str | None, typer.Option(help="SQLAlchemy URL [PARZEN_DATABASE_URL].")
     ] = None,
     workers: Annotated[int, typer.Option(help="Server processes sharing the database.")] = 1,
+    migrate: Annotated[
+        bool | None,
+        typer.Option(
+            help="Migrate at start-up under a lock [PARZEN_MIGRATE, default on]; "
+            "--no-migrate refuses to start on an old schema (run `parzen migrate` once)."
+        ),
+    ] = None,
 ) -> None:
     """Apply the database migrations, then serve the API (and the dashboard)."""
+    import logging
     import os
 
     from service.config import Settings
-    from service.server import serve
+    from service.server import SchemaNotReady, serve
+    from service.storage import DatabaseUnreachable
 
     # Flags win over the environment; the app factory reads the environment in every process.
-    for key, value in {"HOST": host, "PORT": port, "DATABASE_URL": database_url}.items():
+    flags = {"HOST": host, "PORT": port, "DATABASE_URL": database_url, "MIGRATE": migrate}
+    for key, value in flags.items():
         if value is not None:
-            os.environ[f"PARZEN_{key}"] = str(value)
-    serve(Settings(), workers=workers)
+            os.environ[f"PARZEN_{key}"] = str(value).lower() if key == "MIGRATE" else str(value)
+    # Before uvicorn configures its own loggers: the migration's lines ("Running upgrade ...")
+    # say which replica migrated.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    try:
+        serve(Settings(), workers=workers)
+    except (SchemaNotReady, DatabaseUnreachable) as exc:
+        typer.echo(f"parzen server: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
 
 @app.command()
@@ -47,8 +64,13 @@ def migrate(
     from service.config import Settings
     from service.db.migrate import upgrade
 
-    upgrade(database_url or Settings().database_url)
-    typer.echo("database is at the latest revision")
+    migrated = upgrade(database_url or Settings().database_url)
+    # Under the migration lock: "already" means another process (a replica) had migrated.
+    typer.echo(
+        "migrated the database to the latest revision"
+        if migrated
+        else "database already at the latest revision"
+    )
 
 
 if __name__ == "__main__":

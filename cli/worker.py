@@ -43,6 +43,13 @@ def worker(
             "valve for plugins whose models leak memory."
         ),
     ] = 0,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            help="Serve Prometheus metrics on this port (0: off); with several GPUs, the "
+            "daemon of the i-th GPU listens on port + i.",
+        ),
+    ] = 0,
     child: Annotated[bool, typer.Option(hidden=True, help="Run as a supervised daemon.")] = False,
 ) -> None:
     """Lease trials, train them with Keras, report every epoch, tell the results."""
@@ -77,7 +84,7 @@ def worker(
             argv += ["--tensorboard-dir", str(tensorboard_dir)]
         if token:
             os.environ["PARZEN_TOKEN"] = token  # children read it; keep it off the command line
-        raise typer.Exit(supervise(selected or [None], argv, RECYCLE))
+        raise typer.Exit(supervise(selected or [None], argv, RECYCLE, metrics_port=metrics_port))
     # One GPU or none: this process is the daemon. Hide the other GPUs from the framework.
     os.environ["CUDA_VISIBLE_DEVICES"] = selected[0] if selected else ""
     from worker.daemon import Daemon, DaemonConfig
@@ -93,5 +100,6 @@ def worker(
         max_failures=max_failures,
         gpu=selected[0] if selected else None,
         max_trials_per_process=max_trials_per_process,
+        metrics_port=metrics_port,
     )
     raise typer.Exit(Daemon(config).run())

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.access import is_loopback
+
+MIN_TOKEN_LENGTH = 16
+MAKE_A_TOKEN = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
@@ -21,10 +25,17 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `parzen server` listens on.")
     auth: bool = Field(
         True,
-        description="Require bearer tokens; may be off only on a loopback host (local mode).",
+        description="Require bearer tokens; off (local mode) serves loopback clients only.",
     )
     admin_token: str | None = Field(
-        None, description="A first admin token, registered (hashed) at start-up."
+        None,
+        description=f"A first admin token (at least {MIN_TOKEN_LENGTH} characters), "
+        "registered (hashed) at start-up.",
+    )
+    auth_failures_per_minute: int = Field(
+        20,
+        ge=1,
+        description="Failed tokens a client address may send in a minute before it gets 429.",
     )
     lease_seconds: float = Field(
         60.0, gt=0, description="Default lease of a running trial; reports and heartbeats renew it."
@@ -48,6 +59,29 @@ class Settings(BaseSettings):
     test_budget: int = Field(
         3, ge=1, description="Uses of a study's test split before finalizing needs an override."
     )
+    migrate: bool = Field(
+        True,
+        description="Migrate the database at start-up (under a lock, so replicas migrate once); "
+        "false: refuse to start on an old schema, for deployments where `parzen migrate` runs "
+        "once.",
+    )
+    db_pool_size: int = Field(
+        10, ge=1, description="PostgreSQL connections each server process keeps open."
+    )
+    db_max_overflow: int = Field(
+        20, ge=0, description="PostgreSQL connections a process may open beyond the pool."
+    )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, token: str | None) -> str | None:
+        # a short token can be guessed however slowly failures are let through
+        if token is not None and len(token) < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"PARZEN_ADMIN_TOKEN must be at least {MIN_TOKEN_LENGTH} characters, "
+                f"not {len(token)}: make one with {MAKE_A_TOKEN}"
+            )
+        return token
 
     @field_validator("artifact_url")
     @classmethod
@@ -58,21 +92,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_open_server(self) -> Settings:
-        if not self.auth and not _is_loopback(self.host):
+        if not self.auth and not is_loopback(self.host):
             raise ValueError(
                 f"PARZEN_AUTH=false is only allowed on a loopback host, not {self.host!r}: "
                 "set PARZEN_HOST=127.0.0.1 or turn auth back on."
             )
         return self
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @lru_cache

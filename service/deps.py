@@ -1,13 +1,21 @@
-"""FastAPI dependencies, named once with Annotated and used by every route."""
+"""FastAPI dependencies, named once with Annotated and used by every route.
+
+Authentication comes before any lookup: a dependency that looks something up by a path
+parameter depends on the role check itself (`viewer_study`, `admin_study`), so however a
+route orders its parameters, a caller without a token gets 401 and one with too weak a role
+403, for things that exist and things that do not alike.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from service.access import FailureLimiter, client_host
 from service.artifacts import ArtifactStore
 from service.config import Settings
 from service.db.base import utcnow
@@ -47,20 +55,48 @@ LOCAL_TOKEN = TokenRecord(
 )
 
 
+def refuse_if_throttled(request: Request) -> None:
+    """429 while the client's address has too many failed tokens in the last minute.
+
+    Checked before the token is: while an address is blocked even a good token from it is
+    refused, or the block would not slow guessing (a right guess would still get through).
+    """
+    limiter: FailureLimiter = request.app.state.auth_failures
+    host = client_host(request)
+    wait = limiter.retry_after(host)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"too many failed tokens from {host or 'this address'}: try again in {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def authenticate(request: Request, storage: Storage, token: str) -> TokenRecord | None:
+    """The token's record, or None (counted against the client's address)."""
+    refuse_if_throttled(request)
+    record = storage.authenticate(token=token)
+    if record is None:
+        limiter: FailureLimiter = request.app.state.auth_failures
+        limiter.failed(client_host(request))
+    return record
+
+
 def current_token(
+    request: Request,
     storage: StorageDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> TokenRecord:
     if not settings.auth:
-        return LOCAL_TOKEN
-    if credentials is None:
+        return LOCAL_TOKEN  # loopback clients only: service.access.LoopbackOnly
+    if credentials is None:  # not a guess: not counted
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "missing bearer token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = storage.authenticate(token=credentials.credentials)
+    token = authenticate(request, storage, credentials.credentials)
     if token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -70,6 +106,7 @@ def current_token(
     return token
 
 
+@cache  # one check per role, so FastAPI runs it once per request however often it is named
 def require(role: Role) -> Callable[[TokenRecord], TokenRecord]:
     def check(token: Annotated[TokenRecord, Depends(current_token)]) -> TokenRecord:
         if ROLE_RANK[token.role] < ROLE_RANK[role]:
@@ -87,8 +124,18 @@ WorkerDep = Annotated[TokenRecord, Depends(require("worker"))]
 AdminDep = Annotated[TokenRecord, Depends(require("admin"))]
 
 
-def valid_study(storage: StorageDep, name: Annotated[str, Path()]) -> StudyRecord:
+StudyName = Annotated[str, Path()]
+
+
+# One lookup per role, each depending on its role check, so FastAPI solves the check first
+# (module-level functions: FastAPI resolves their string annotations in this module).
+def viewer_study(storage: StorageDep, name: StudyName, _: ViewerDep) -> StudyRecord:
     return storage.get_study(name=name)  # NotFoundError becomes a 404 in main.py
 
 
-StudyDep = Annotated[StudyRecord, Depends(valid_study)]
+def admin_study(storage: StorageDep, name: StudyName, _: AdminDep) -> StudyRecord:
+    return storage.get_study(name=name)
+
+
+StudyDep = Annotated[StudyRecord, Depends(viewer_study)]
+AdminStudyDep = Annotated[StudyRecord, Depends(admin_study)]

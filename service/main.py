@@ -12,10 +12,11 @@ from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service import dashboard
-from service.api import artifacts, finalizations, studies, tokens, trials, workers
+from service import dashboard, metrics
+from service.access import FailureLimiter, LoopbackOnly
+from service.api import artifacts, finalizations, health, studies, tokens, trials, workers
 from service.artifacts import open_store
-from service.config import Settings, get_settings
+from service.config import MAKE_A_TOKEN, Settings, get_settings
 from service.db.engine import make_engine
 from service.proposals import SamplerPool
 from service.storage import ConflictError, NotFoundError, Storage
@@ -25,15 +26,20 @@ log = logging.getLogger("parzen.service")
 
 def create_app(settings: Settings | None = None, storage: Storage | None = None) -> FastAPI:
     settings = settings or get_settings()
-    storage = storage or Storage(make_engine(settings.database_url))
+    storage = storage or Storage(
+        make_engine(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.admin_token:
-            storage.ensure_token(
-                role="admin", name="PARZEN_ADMIN_TOKEN", token=settings.admin_token
-            )
-        reaper = asyncio.create_task(_reap_leases(storage, settings.reaper_interval))
+        # A database that is down at start-up must not keep the server down: /readyz says
+        # so, and the reaper finishes the start-up once the database answers.
+        started = await run_in_threadpool(_start_up, storage, settings)
+        reaper = asyncio.create_task(_reap_leases(storage, settings, started))
         yield
         reaper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -49,16 +55,16 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.state.storage = storage
     app.state.samplers = SamplerPool()
     app.state.artifacts = open_store(settings)
+    app.state.auth_failures = FailureLimiter(limit=settings.auth_failures_per_minute)
+    if not settings.auth:
+        app.add_middleware(LoopbackOnly)  # whatever host the server was told to bind
 
     api = APIRouter(prefix="/api/v1")
     for module in (studies, trials, tokens, workers, finalizations, artifacts):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(health.router)  # /healthz, /readyz, /metrics: no token (probes)
     dashboard.install(app)  # pages at /, their data under /dashboard
-
-    @app.get("/healthz", tags=["health"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:
@@ -71,13 +77,44 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     return app
 
 
-async def _reap_leases(storage: Storage, interval: float) -> None:
+def _warn_without_admin(storage: Storage) -> None:
+    """Say once, at start-up, why nothing can be created yet and how to fix it."""
+    if not any(t.role == "admin" and t.revoked_at is None for t in storage.list_tokens()):
+        log.warning(
+            "auth is on and the database has no admin token, so no study or token can be "
+            "created: make one with export PARZEN_ADMIN_TOKEN=$(%s) and restart the server",
+            MAKE_A_TOKEN,
+        )
+
+
+def _start_up(storage: Storage, settings: Settings) -> bool:
+    """Register the first admin token and warn if there is none; False if the database
+    did not answer (then the reaper tries again at each sweep)."""
+    try:
+        if settings.admin_token:
+            storage.ensure_token(
+                role="admin", name="PARZEN_ADMIN_TOKEN", token=settings.admin_token
+            )
+        if settings.auth:
+            _warn_without_admin(storage)
+    except Exception as exc:  # the database is down or not migrated yet: /readyz says which
+        log.warning("start-up deferred, the database did not answer: %s", exc)
+        return False
+    return True
+
+
+async def _reap_leases(storage: Storage, settings: Settings, started: bool) -> None:
     """Requeue trials of lost workers even when nobody asks (the dashboard shows the truth)."""
     while True:
-        await asyncio.sleep(interval)
+        await asyncio.sleep(settings.reaper_interval)
+        if not started:
+            started = await run_in_threadpool(_start_up, storage, settings)
+            if not started:
+                continue
         try:
-            expired = await run_in_threadpool(storage.expire_leases)
-            expired += await run_in_threadpool(storage.expire_finalizations)
+            leases = await run_in_threadpool(storage.expire_leases)
+            metrics.count_expired(leases)
+            expired = leases.total + await run_in_threadpool(storage.expire_finalizations)
         except Exception:  # the next sweep retries; a failed sweep must not kill the server
             log.exception("lease sweep failed")
             continue

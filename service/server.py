@@ -2,28 +2,81 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
 from service.config import Settings
-from service.db.migrate import upgrade
+from service.db.migrate import schema_problem, upgrade
+
+
+class SchemaNotReady(RuntimeError):
+    """PARZEN_MIGRATE=false and the database is not at the server's revision."""
 
 
 def serve(settings: Settings, *, workers: int = 1, log_level: str = "info") -> None:
-    """Apply migrations, then serve until interrupted."""
-    upgrade(settings.database_url)
-    uvicorn.run(
-        "service.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=workers,
-        log_level=log_level,
-    )
+    """Migrate (under the migration lock) or check the schema, then serve until interrupted."""
+    ensure_schema(settings)
+    with _metrics_dir(workers):
+        uvicorn.run(
+            "service.main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            log_level=log_level,
+        )
+
+
+def ensure_schema(settings: Settings) -> None:
+    """PARZEN_MIGRATE=true: migrate to head (replicas starting together migrate once);
+    false: raise SchemaNotReady, naming `parzen migrate`, unless the schema is at head."""
+    if settings.migrate:
+        upgrade(settings.database_url)
+        return
+    from service.storage import Storage
+
+    storage = Storage.from_url(settings.database_url)
+    try:
+        problem = schema_problem(storage.schema_revision())
+    finally:
+        storage.close()
+    if problem:
+        raise SchemaNotReady(
+            f"refusing to start: {problem} (PARZEN_MIGRATE is false: this server does not migrate)"
+        )
+
+
+@contextmanager
+def _metrics_dir(workers: int) -> Iterator[None]:
+    """Several processes share /metrics through prometheus-client's multiprocess mode: give
+    them a directory (a fresh one, removed at exit, unless PROMETHEUS_MULTIPROC_DIR names
+    one) and clear the files of an earlier run there, as the library asks. Set before the
+    server processes import prometheus-client, which reads the variable at import."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+        yield
+    elif workers > 1:
+        with tempfile.TemporaryDirectory(prefix="parzen-metrics-") as fresh:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = fresh
+            try:
+                yield
+            finally:
+                del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    else:
+        yield  # one process: its own registry is the whole truth
 
 
 def free_port(host: str = "127.0.0.1") -> int:

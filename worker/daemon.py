@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import psutil
 
+from worker import metrics as worker_metrics
 from worker.client import ParzenClient, ParzenError, Trial
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class DaemonConfig:
     # process, as Celery's max_tasks_per_child does: for plugins whose models leak (the
     # built-in ones leave nothing behind: worker.backend.reset_keras_state). 0: never.
     max_trials_per_process: int = 0
+    metrics_port: int = 0  # serve Prometheus metrics on this port (worker/metrics.py); 0: off
 
 
 RECYCLE = 75  # exit code: "start me again" (EX_TEMPFAIL)
@@ -98,6 +100,7 @@ class _Reporter:
         self._thread.start()
 
     def report(self, step: int, values: Mapping[str, float]) -> bool:
+        worker_metrics.EPOCHS.inc()  # called once at the end of every epoch
         if self._error is not None:
             raise self._error
         if self.shutdown.is_set():
@@ -177,6 +180,9 @@ class Daemon:
         )
         self.worker_id = self._register()
         log.info("worker %s serving %s", self.worker_id, self.config.url)
+        if self.config.metrics_port:
+            worker_metrics.serve(self.config.metrics_port)
+            log.info("metrics on port %d", self.config.metrics_port)
         # Everything alive now (TensorFlow, Keras, datasets) lives as long as the process:
         # out of the collector's sight, the full collection after each trial takes a
         # quarter of the time.
@@ -227,6 +233,7 @@ class Daemon:
                 trial.number, outcome, started - asked, total, fit_seconds, callback_seconds, rss
             )
         )
+        worker_metrics.record_trial(self.timings[-1])
         log.info("trial %s #%d: %s in %.1f s", trial.study, trial.number, outcome, total)
         self._count_failure(trial.study, outcome)
 

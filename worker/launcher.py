@@ -45,16 +45,19 @@ def parse_gpus(spec: str) -> list[str]:
     return gpus
 
 
-def supervise(gpus: Sequence[str | None], argv: Sequence[str], recycle_code: int) -> int:
+def supervise(
+    gpus: Sequence[str | None], argv: Sequence[str], recycle_code: int, *, metrics_port: int = 0
+) -> int:
     """Run one daemon process per GPU (or one on the CPU for [None]) and start a fresh one
     whenever a daemon exits with `recycle_code`; pass signals on. Returns the worst exit
-    code of the daemons that ended for good."""
+    code of the daemons that ended for good. With `metrics_port`, the daemon of the i-th GPU
+    serves its metrics on metrics_port + i (a recycled one takes the same port again)."""
     children: dict[int, tuple[str | None, subprocess.Popen[bytes]]] = {}
     stopping = False
 
     def start(gpu: str | None) -> None:
         env = os.environ | {"CUDA_VISIBLE_DEVICES": gpu or ""}
-        command = [sys.executable, "-m", "cli.main", *argv, "--gpus", gpu or "none", "--child"]
+        command = child_command(argv, gpu, list(gpus).index(gpu), metrics_port)
         child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
         children[child.pid] = (gpu, child)
         log.info("started worker process %d on %s", child.pid, f"GPU {gpu}" if gpu else "CPU")
@@ -82,6 +85,16 @@ def supervise(gpus: Sequence[str | None], argv: Sequence[str], recycle_code: int
         else:
             worst = max(worst, code if code >= 0 else 128 - code)
     return worst
+
+
+def child_command(
+    argv: Sequence[str], gpu: str | None, index: int, metrics_port: int = 0
+) -> list[str]:
+    """The command line of the daemon of the index-th GPU: its own GPU, its own metrics port."""
+    command = [sys.executable, "-m", "cli.main", *argv, "--gpus", gpu or "none", "--child"]
+    if metrics_port:
+        command += ["--metrics-port", str(metrics_port + index)]
+    return command
 
 
 def _die_with_parent() -> None:

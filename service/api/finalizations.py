@@ -3,7 +3,15 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from service.api.presenters import finalization_public, study_report_public
-from service.deps import AdminDep, SettingsDep, StorageDep, StudyDep, ViewerDep, WorkerDep
+from service.deps import (
+    AdminDep,
+    AdminStudyDep,
+    SettingsDep,
+    StorageDep,
+    StudyDep,
+    ViewerDep,
+    WorkerDep,
+)
 from service.schemas import (
     FinalizationPublic,
     FinalizeRequest,
@@ -18,7 +26,7 @@ router = APIRouter(tags=["finalization"])
 @router.post("/studies/{name}/finalize", status_code=status.HTTP_202_ACCEPTED)
 def finalize(
     body: FinalizeRequest,
-    study: StudyDep,
+    study: AdminStudyDep,
     storage: StorageDep,
     settings: SettingsDep,
     token: AdminDep,

@@ -10,7 +10,15 @@ from service.algorithms import AlgorithmSettingsError, validate_algorithm
 from service.algorithms.pruners import validate_pruner
 from service.api.presenters import study_public
 from service.artifacts import ArtifactStoreUnavailable
-from service.deps import AdminDep, ArtifactsDep, SettingsDep, StorageDep, StudyDep, ViewerDep
+from service.deps import (
+    AdminDep,
+    AdminStudyDep,
+    ArtifactsDep,
+    SettingsDep,
+    StorageDep,
+    StudyDep,
+    ViewerDep,
+)
 from service.schemas import StudiesPublic, StudyCreate, StudyPublic
 from service.space import SpaceValidationError, parse_space
 from service.storage import StudySpec
@@ -61,9 +69,7 @@ def get_study(study: StudyDep, _: ViewerDep) -> StudyPublic:
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_study(
-    study: StudyDep, storage: StorageDep, artifacts: ArtifactsDep, _: AdminDep
-) -> None:
+def delete_study(study: AdminStudyDep, storage: StorageDep, artifacts: ArtifactsDep) -> None:
     """Delete the study, its trials and, once that is committed, its checkpoints."""
     storage.delete_study(name=study.name)
     try:
@@ -82,17 +88,17 @@ def _set_state(storage: StorageDep, study: StudyDep, state: StudyState) -> Study
 
 
 @router.post("/{name}/pause")
-def pause_study(study: StudyDep, storage: StorageDep, _: AdminDep) -> StudyPublic:
+def pause_study(study: AdminStudyDep, storage: StorageDep) -> StudyPublic:
     return _set_state(storage, study, "paused")
 
 
 @router.post("/{name}/resume")
-def resume_study(study: StudyDep, storage: StorageDep, _: AdminDep) -> StudyPublic:
+def resume_study(study: AdminStudyDep, storage: StorageDep) -> StudyPublic:
     return _set_state(storage, study, "running")
 
 
 @router.post("/{name}/stop")
-def stop_study(study: StudyDep, storage: StorageDep, _: AdminDep) -> StudyPublic:
+def stop_study(study: AdminStudyDep, storage: StorageDep) -> StudyPublic:
     return _set_state(storage, study, "stopped")
 
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from service.api.presenters import leased_trial, trial_detail, trial_public
 from service.deps import SamplersDep, StorageDep, ViewerDep, WorkerDep
+from service.metrics import count_expired, instrument_ask, instrument_report, instrument_tell
 from service.schemas import (
     AskRequest,
     AskResponse,
@@ -26,6 +27,7 @@ router = APIRouter(tags=["trials"])
 
 
 @router.post("/studies/{name}/ask")
+@instrument_ask
 def ask(
     name: str,
     storage: StorageDep,
@@ -35,6 +37,7 @@ def ask(
 ) -> AskResponse:
     worker_id = body.worker_id if body else None
     result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers)
+    count_expired(result.expired)
     return ask_response(result)
 
 
@@ -77,6 +80,7 @@ def get_trial_by_id(trial_id: int, storage: StorageDep, _: ViewerDep) -> TrialDe
 
 
 @router.post("/trials/{trial_id}/report")
+@instrument_report
 def report(trial_id: int, body: ReportRequest, storage: StorageDep, _: WorkerDep) -> ReportResponse:
     result = storage.report(
         trial_id=trial_id, attempt=body.attempt, step=body.step, values=body.values
@@ -94,6 +98,7 @@ def heartbeat(
 
 
 @router.post("/trials/{trial_id}/tell")
+@instrument_tell
 def tell(trial_id: int, body: TellRequest, storage: StorageDep, _: WorkerDep) -> TrialPublic:
     trial = storage.tell(
         trial_id=trial_id,

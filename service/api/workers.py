@@ -5,6 +5,7 @@ from fastapi import APIRouter, status
 from service.api.presenters import evaluation_job, worker_public
 from service.api.trials import ask_response
 from service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
+from service.metrics import count_expired, instrument_ask
 from service.schemas import AskResponse, LeaseRequest, WorkerPublic, WorkerRegister
 
 router = APIRouter(prefix="/workers", tags=["workers"])
@@ -21,6 +22,7 @@ def list_workers(storage: StorageDep, _: ViewerDep) -> list[WorkerPublic]:
 
 
 @router.post("/{worker_id}/lease")
+@instrument_ask
 def lease(
     worker_id: str,
     storage: StorageDep,
@@ -43,6 +45,7 @@ def lease(
         if name in excluded:
             continue
         result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers)
+        count_expired(result.expired)
         if result.status == "ok":
             return ask_response(result)
         if result.status == "wait":

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from service.dashboard import views
-from service.dashboard.auth import ViewerDep
+from service.dashboard.auth import StudyDep, ViewerDep
 from service.dashboard.cache import StudyCache
 from service.dashboard.downsample import evenly_spaced
 from service.dashboard.importance import Importance, forest_importance
 from service.dashboard.params import ParamTable, ParamView
-from service.deps import StorageDep, StudyDep
+from service.deps import StorageDep
 from service.storage import Storage, StudyRecord
 
 router = APIRouter(prefix="/dashboard/api", include_in_schema=False)

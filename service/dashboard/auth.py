@@ -3,8 +3,17 @@
 Browsers cannot send bearer headers when they navigate, so /login checks a token once and
 keeps it in a cookie that scripts cannot read and other sites cannot make the browser send.
 Pages and data accept that cookie or an `Authorization: Bearer` header, checked by the API's
-own rules (`service.deps.current_token` and `require`): a viewer token is the least needed.
-In local mode (auth off, loopback only) nothing is asked, as for the API.
+own rules (`service.deps.current_token` and `require`): a viewer token is the least needed,
+checked before any study is looked up (`StudyDep`). Failed tokens, here and at /login, count
+against the client's address as on the API. In local mode (auth off, loopback clients only)
+nothing is asked, as for the API.
+
+/login and /logout take form posts only from this site's own pages: a browser names the page
+that sent a form in `Origin` (modern browsers on every cross-origin POST, `null` from opaque
+origins such as sandboxed frames or data: URLs), so anything but this host is refused. A post
+without an Origin header is let through: no browser sends a cross-site form post without one
+(old ones omit it only on same-origin posts), and curl or scripts never carry a victim's
+cookie, so they cannot be used for login CSRF; Sec-Fetch-Site, where sent, must agree.
 """
 
 from __future__ import annotations
@@ -17,8 +26,15 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.dashboard.templating import render
-from service.deps import SettingsDep, StorageDep, current_token, require
-from service.storage import TokenRecord
+from service.deps import (
+    SettingsDep,
+    StorageDep,
+    StudyName,
+    authenticate,
+    current_token,
+    require,
+)
+from service.storage import StudyRecord, TokenRecord
 
 COOKIE = "parzen_token"
 COOKIE_MAX_AGE = 7 * 24 * 3600
@@ -50,10 +66,10 @@ CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_credent
 
 
 def viewer_token(
-    storage: StorageDep, settings: SettingsDep, credentials: CredentialsDep
+    request: Request, storage: StorageDep, settings: SettingsDep, credentials: CredentialsDep
 ) -> TokenRecord:
-    """The dashboard's data endpoints: 401 or 403 as the API answers them."""
-    return require("viewer")(current_token(storage, settings, credentials))
+    """The dashboard's data endpoints: 401, 403 or 429 as the API answers them."""
+    return require("viewer")(current_token(request, storage, settings, credentials))
 
 
 def page_token(
@@ -62,7 +78,7 @@ def page_token(
     """The dashboard's pages: like `viewer_token`, but a missing or refused token leads to
     the sign-in form rather than a JSON error."""
     try:
-        return viewer_token(storage, settings, credentials)
+        return viewer_token(request, storage, settings, credentials)
     except HTTPException as exc:
         if exc.status_code != status.HTTP_401_UNAUTHORIZED:
             raise
@@ -72,6 +88,14 @@ def page_token(
 
 ViewerDep = Annotated[TokenRecord, Depends(viewer_token)]
 PageViewerDep = Annotated[TokenRecord, Depends(page_token)]
+
+
+def viewer_study(storage: StorageDep, name: StudyName, _: ViewerDep) -> StudyRecord:
+    """The study of a data route, looked up only once the viewer check let the caller in."""
+    return storage.get_study(name=name)
+
+
+StudyDep = Annotated[StudyRecord, Depends(viewer_study)]
 
 
 def redirect_to_login(_: Request, exc: Exception) -> Response:
@@ -103,7 +127,13 @@ async def login(request: Request, storage: StorageDep, settings: SettingsDep) ->
     token, next_url = form.get("token", [""])[0].strip(), _safe_next(form.get("next", ["/"])[0])
     if not settings.auth:
         return RedirectResponse(next_url, status.HTTP_303_SEE_OTHER)
-    if not token or storage.authenticate(token=token) is None:
+    try:
+        known = bool(token) and authenticate(request, storage, token) is not None
+    except HTTPException as exc:  # too many failed tokens from this address
+        page = _login_page(request, next_url, str(exc.detail).capitalize() + ".", exc.status_code)
+        page.headers.update(exc.headers or {})
+        return page
+    if not known:
         error = "Unknown or revoked token. Ask an admin for one: parzen token create --role viewer"
         return _login_page(request, next_url, error, status.HTTP_401_UNAUTHORIZED)
     response = RedirectResponse(next_url, status.HTTP_303_SEE_OTHER)
@@ -140,6 +170,17 @@ def _safe_next(target: str) -> str:
 
 
 def _same_origin(request: Request) -> None:
+    """Refuse a form post sent from any page but this site's own (see the module's doc)."""
     origin = request.headers.get("origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site form posts are refused")
+    host = request.headers.get("host", "").lower()
+    if origin is not None and (origin == "null" or urlsplit(origin).netloc.lower() != host):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"form posts from other sites are refused (Origin {origin!r}, this site {host!r}):"
+            " sign in from this server's own /login page",
+        )
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "form posts from other sites are refused: sign in from this server's own /login page",
+        )

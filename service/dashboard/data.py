@@ -10,10 +10,10 @@ from starlette.responses import Response
 
 from service.api.artifacts import artifact_file
 from service.dashboard import views
-from service.dashboard.auth import ViewerDep
+from service.dashboard.auth import StudyDep, ViewerDep
 from service.dashboard.downsample import minmax_decimate, records
 from service.dashboard.params import ParamView
-from service.deps import ArtifactsDep, StorageDep, StudyDep
+from service.deps import ArtifactsDep, StorageDep
 from service.storage.dashboard import TABLE_ORDERS, TableOrder, TrialPoint
 from service.storage.records import TrialState
 

@@ -10,7 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20, **kwargs: Any) -> Engine:
+    """An engine for `url`; `pool_size` and `max_overflow` size PostgreSQL's connection pool
+    per process (PARZEN_DB_POOL_SIZE, PARZEN_DB_MAX_OVERFLOW); SQLite ignores them."""
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
@@ -19,7 +21,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    if kwargs.get("poolclass") is None:  # a NullPool (the migrator's) takes no sizes
+        kwargs |= {"pool_size": pool_size, "max_overflow": max_overflow}
+    return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -3,6 +3,7 @@
 from service.storage.dashboard import DashboardStore
 from service.storage.errors import ConflictError, NotFoundError, StorageError
 from service.storage.finalizations import FinalizationStore, TestBudgetError
+from service.storage.health import DatabaseUnreachable, FleetCounts, HealthStore
 from service.storage.records import (
     AskResult,
     FinishedTrial,
@@ -19,14 +20,24 @@ from service.storage.trials import Proposer, TrialStore
 from service.storage.workers import WorkerStore
 
 
-class Storage(StudyStore, TrialStore, TokenStore, WorkerStore, FinalizationStore, DashboardStore):
+class Storage(
+    StudyStore,
+    TrialStore,
+    TokenStore,
+    WorkerStore,
+    FinalizationStore,
+    DashboardStore,
+    HealthStore,
+):
     """Studies, trials, tokens and workers over one SQLAlchemy engine."""
 
 
 __all__ = [
     "AskResult",
     "ConflictError",
+    "DatabaseUnreachable",
     "FinishedTrial",
+    "FleetCounts",
     "NotFoundError",
     "Proposer",
     "ReportResult",

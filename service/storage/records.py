@@ -119,6 +119,22 @@ class AskResult:
     trial: TrialRecord | None = None
     reason: str = ""
     study: StudyRecord | None = None
+    expired: LeaseExpiry = field(default_factory=lambda: LeaseExpiry())  # swept on this ask
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseExpiry:
+    """Running trials whose lease ran out: put back in the queue, or failed (out of attempts)."""
+
+    requeued: int = 0
+    failed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.requeued + self.failed
+
+    def __add__(self, other: LeaseExpiry) -> LeaseExpiry:
+        return LeaseExpiry(self.requeued + other.requeued, self.failed + other.failed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -42,6 +43,7 @@ from service.storage.records import (
     AskResult,
     AskStatus,
     FinishedTrial,
+    LeaseExpiry,
     ReportResult,
     StudyRecord,
     TrialRecord,
@@ -72,8 +74,9 @@ class TrialStore(StorageCore):
             with self.session() as session:
                 study = lock_study_named(session, study_name)
                 study_id, stamp = study.id, study.change_seq
-                _expire_leases(session, study, stamp, now)
-                return _ask_locked(session, study, stamp, now, worker_id, proposer)
+                expired = _expire_leases(session, study, stamp, now)
+                result = _ask_locked(session, study, stamp, now, worker_id, proposer)
+                return replace(result, expired=expired)
         except BaseException:
             # The sampler may have seen changes of a transaction that did not commit.
             if study_id is not None:
@@ -240,7 +243,7 @@ class TrialStore(StorageCore):
                 _free_worker(session, trial_id, "idle")
         return self.get_trial_by_id(trial_id=trial_id)
 
-    def expire_leases(self) -> int:
+    def expire_leases(self) -> LeaseExpiry:
         """Requeue (or fail, past max_attempts) running trials whose lease has run out."""
         now = utcnow()
         with self.session() as session:
@@ -249,7 +252,7 @@ class TrialStore(StorageCore):
                 .where(Trial.state == "running", Trial.lease_expires_at < now)
                 .distinct()
             ).all()
-        expired = 0
+        expired = LeaseExpiry()
         for study_id in study_ids:
             with self.session() as session:
                 stamp = lock_study(session, study_id)
@@ -504,12 +507,13 @@ def _observation(
     return Observation(number=number, state=state, vals=vals, loss=loss)
 
 
-def _expire_leases(session: Session, study: Study, stamp: int, now: datetime) -> int:
+def _expire_leases(session: Session, study: Study, stamp: int, now: datetime) -> LeaseExpiry:
     expired = session.execute(
         select(Trial.id, Trial.attempt, Trial.expirations).where(
             Trial.study_id == study.id, Trial.state == "running", Trial.lease_expires_at < now
         )
     ).all()
+    failed = 0
     for trial_id, attempt, expirations in expired:
         exhausted = expirations + 1 >= study.max_attempts
         error = f"lease expired {expirations + 1} time(s): worker lost" if exhausted else None
@@ -528,7 +532,8 @@ def _expire_leases(session: Session, study: Study, stamp: int, now: datetime) ->
         )
         _end_attempt(session, trial_id, attempt, "expired", now, "lease expired")
         _free_worker(session, trial_id, "lost")
-    return len(expired)
+        failed += int(exhausted)
+    return LeaseExpiry(requeued=len(expired) - failed, failed=failed)
 
 
 def _free_worker(session: Session, trial_id: int, state: str) -> None:

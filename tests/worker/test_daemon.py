@@ -6,14 +6,18 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import keras
 import pytest
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
-from service.server import ServerThread
+from service.server import ServerThread, free_port
 from tests.conftest import ADMIN_TOKEN
 from tests.worker.conftest import study
 from worker.client import ParzenClient
 from worker.daemon import Daemon
+from worker.launcher import child_command
 
 MLP_SPACE = {
     "layers": {"type": "int", "low": 1, "high": 2},
@@ -168,3 +172,39 @@ def test_daemon_asks_to_be_recycled_after_its_quota_of_trials(
     assert second.run() == RECYCLE and second.counts == {"complete": 1}
     assert Daemon(config).run() == 0  # nothing left
     assert api.get_study("recycled")["counts"] == {"complete": 2}
+
+
+def test_metrics_port_counts_trials_epochs_and_seconds(
+    api: ParzenClient, run_daemon: Callable[..., Daemon]
+) -> None:
+    """`parzen worker --metrics-port`: a scrape of the daemon says what it trained."""
+    series = {
+        "complete": ("parzen_worker_trials_total", {"outcome": "complete"}),
+        "epochs": ("parzen_worker_epochs_total", {}),
+        "training": ("parzen_worker_training_seconds_total", {}),
+        "overhead": ("parzen_worker_overhead_seconds_total", {}),
+    }
+    # Counters live as long as the process: earlier tests' daemons ran in this one too.
+    before = {k: REGISTRY.get_sample_value(*s) or 0.0 for k, s in series.items()}
+    api.create_study(study("mlp", "mlp", "digits_flat", MLP_SPACE))
+    port = free_port()
+    run_daemon(metrics_port=port)
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    scraped = {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    moved = {
+        k: scraped[(name, frozenset(labels.items()))] - before[k]
+        for k, (name, labels) in series.items()
+    }
+    epochs = sum(len(api.trial("mlp", n)["intermediate"]) for n in (1, 2))
+    assert moved["complete"] == 2 and moved["epochs"] == epochs
+    assert moved["training"] > 0 and moved["overhead"] > 0
+
+
+def test_each_gpu_daemon_gets_its_own_metrics_port() -> None:
+    argv = ["worker", "--server", "http://x"]
+    assert child_command(argv, "2", 1, 9100)[-4:] == ["2", "--child", "--metrics-port", "9101"]
+    assert "--metrics-port" not in child_command(argv, "0", 0)

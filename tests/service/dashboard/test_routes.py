@@ -105,7 +105,8 @@ def test_pages_are_read_only_and_carry_a_content_policy(client: TestClient) -> N
 def test_local_mode_needs_no_token(storage: Storage, tmp_path: Path, database_url: str) -> None:
     settings = Settings(database_url=database_url, auth=False, artifact_dir=tmp_path)
     import_trials(storage, "big", 5)
-    with TestClient(create_app(settings, storage)) as client:
+    # local mode serves loopback clients only; TestClient's own client host is "testclient"
+    with TestClient(create_app(settings, storage), client=("127.0.0.1", 50000)) as client:
         page = client.get("/studies/big")
         assert page.status_code == 200 and "local mode" in page.text
         assert client.get("/dashboard/api/studies/big/history").status_code == 200

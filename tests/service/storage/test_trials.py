@@ -9,6 +9,7 @@ import pytest
 
 from service.proposals import SamplerPool
 from service.storage import ConflictError, NotFoundError, Storage
+from service.storage.records import LeaseExpiry
 from tests.service.factories import quadratic, study_spec
 
 
@@ -125,13 +126,14 @@ def test_expired_lease_requeues_same_params_then_fails(storage: Storage, pool: S
     first = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert first
     time.sleep(0.3)
-    assert storage.expire_leases() == 1
+    # The numbers feed parzen_leases_expired_total{outcome}: requeued now, failed at the last.
+    assert storage.expire_leases() == LeaseExpiry(requeued=1)
     assert storage.get_trial(study_name="study", number=1).state == "queued"
     again = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
     assert again and again.number == 1 and again.attempt == 2 and again.params == first.params
     time.sleep(0.3)
     result = storage.ask(study_name="study", worker_id=None, proposer=pool)
-    assert result.status == "done"
+    assert result.status == "done" and result.expired == LeaseExpiry(failed=1)
     lost = storage.get_trial(study_name="study", number=1)
     assert lost.state == "failed" and "lease expired" in (lost.error or "")
     assert [(a.attempt, a.outcome) for a in lost.attempts] == [(1, "expired"), (2, "expired")]
