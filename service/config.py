@@ -46,7 +46,16 @@ class Settings(BaseSettings):
     reaper_interval: float = Field(
         5.0, gt=0, description="Seconds between sweeps that requeue trials with expired leases."
     )
-    artifact_dir: Path = Field(Path("artifacts"), description="Directory of the artifact store.")
+    artifact_dir: Path = Field(
+        Path("artifacts"), description="Directory of the artifact store (when no artifact URL)."
+    )
+    artifact_url: str | None = Field(
+        None,
+        description="s3://bucket/prefix: artifacts in an S3-compatible store shared by replicas.",
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="Endpoint of the object store when it is not AWS S3 (MinIO, ...)."
+    )
     max_body_bytes: int = Field(
         2**20,
         ge=1024,
@@ -78,6 +87,13 @@ class Settings(BaseSettings):
                 f"not {len(token)}: make one with {MAKE_A_TOKEN}"
             )
         return token
+
+    @field_validator("artifact_url")
+    @classmethod
+    def _s3_url(cls, url: str | None) -> str | None:
+        if url and (not url.startswith("s3://") or not url[5:].split("/")[0]):
+            raise ValueError(f"PARZEN_ARTIFACT_URL must look like s3://bucket/prefix, not {url!r}")
+        return url or None
 
     @model_validator(mode="after")
     def _refuse_open_server(self) -> Settings:

@@ -17,7 +17,7 @@ from service import dashboard, metrics
 from service.access import FailureLimiter, LoopbackOnly
 from service.api import artifacts, finalizations, health, studies, tokens, trials, workers
 from service.api.errors import validation_failed
-from service.artifacts import ArtifactStore
+from service.artifacts import open_store
 from service.body_limit import BodyLimitMiddleware
 from service.config import MAKE_A_TOKEN, Settings, get_settings
 from service.db.engine import make_engine
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.state.settings = settings
     app.state.storage = storage
     app.state.samplers = SamplerPool()
-    app.state.artifacts = ArtifactStore(settings.artifact_dir)
+    app.state.artifacts = open_store(settings)
     app.state.auth_failures = FailureLimiter(limit=settings.auth_failures_per_minute)
     if not settings.auth:
         app.add_middleware(LoopbackOnly)  # whatever host the server was told to bind

@@ -17,12 +17,14 @@ from typing import Any, Literal, cast
 
 import httpx
 from tenacity import (
+    RetryCallState,
     Retrying,
     retry_if_exception,
     stop_after_delay,
     wait_exponential_jitter,
 )
 
+DOWNLOAD_CHUNK_BYTES = 2**20
 AskStatus = Literal["ok", "wait", "done", "paused", "stopped"]
 
 
@@ -36,10 +38,34 @@ class ParzenError(Exception):
 
 
 class ServerUnavailable(Exception):
-    """A 5xx answer; retried, and raised once the client's retry_seconds are spent."""
+    """A 5xx or 429 answer; retried, and raised once the client's retry_seconds are spent."""
 
     def __init__(self, response: httpx.Response) -> None:
         super().__init__(f"{response.status_code} from {response.request.url}")
+        self.retry_after = _retry_after(response)
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """The seconds a 503 or 429 asks the client to wait (0 when it says none, or a date)."""
+    try:
+        return min(max(float(response.headers.get("Retry-After", 0)), 0.0), 60.0)
+    except ValueError:
+        return 0.0
+
+
+def _should_retry(response: httpx.Response) -> bool:
+    """Nothing was applied: the server failed, or asked this client to slow down."""
+    return response.status_code >= 500 or response.status_code == 429
+
+
+_exponential = wait_exponential_jitter(multiplier=0.2, max=10)
+
+
+def _backoff(state: RetryCallState) -> float:
+    """tenacity's exponential backoff with jitter, but never sooner than Retry-After."""
+    exc = state.outcome.exception() if state.outcome else None
+    asked = exc.retry_after if isinstance(exc, ServerUnavailable) else 0.0
+    return max(_exponential(state), asked)
 
 
 @dataclass(frozen=True)
@@ -202,9 +228,27 @@ class ParzenClient:
         )
 
     def download_artifact(self, trial_id: int, target: Path) -> Path:
-        response = self._call_raw("GET", f"/trials/{trial_id}/artifact")
+        """Stream a trial's checkpoint into `target` (never all of it in memory).
+
+        It is written beside the target and renamed into place, so a download cut off
+        (and retried) never leaves half a file under the target's name.
+        """
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(response.content)
+        partial = target.with_name(f".{target.name}.part")
+        try:
+            for attempt in self._retrying():
+                with attempt, self._http.stream("GET", f"/trials/{trial_id}/artifact") as response:
+                    if _should_retry(response):
+                        raise ServerUnavailable(response)
+                    if response.status_code >= 400:
+                        response.read()
+                        raise ParzenError(response.status_code, _json_or_text(response))
+                    with partial.open("wb") as out:
+                        for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
+                            out.write(chunk)
+            partial.replace(target)
+        finally:
+            partial.unlink(missing_ok=True)
         return target
 
     def finalize(
@@ -273,19 +317,23 @@ class ParzenClient:
         response = self._call_raw(method, path, **kwargs)
         return response.json() if response.content else None  # JSON: typed by each caller
 
-    def _call_raw(
-        self, method: str, path: str, *, retry_seconds: float | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        retrying = Retrying(
+    def _retrying(self, retry_seconds: float | None = None) -> Retrying:
+        """Retries of transient failures: connection errors, 5xx and 429, each waiting at
+        least what the server's Retry-After asks, for up to `retry_seconds`."""
+        return Retrying(
             retry=retry_if_exception(_transient),
-            wait=wait_exponential_jitter(multiplier=0.2, max=10),
+            wait=_backoff,
             stop=stop_after_delay(self._retry_seconds if retry_seconds is None else retry_seconds),
             reraise=True,
         )
-        for attempt in retrying:
+
+    def _call_raw(
+        self, method: str, path: str, *, retry_seconds: float | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        for attempt in self._retrying(retry_seconds):
             with attempt:
                 response = self._http.request(method, path, **kwargs)
-                if response.status_code >= 500:
+                if _should_retry(response):
                     raise ServerUnavailable(response)
         if response.status_code >= 400:
             raise ParzenError(response.status_code, _json_or_text(response))

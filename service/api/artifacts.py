@@ -1,3 +1,6 @@
+"""Trials' checkpoints: uploaded by the worker that trained them, downloaded by any node (and
+by the dashboard), from whichever store the server was given (service/artifacts/)."""
+
 from __future__ import annotations
 
 from pathlib import PurePosixPath
@@ -5,18 +8,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse
+from starlette.responses import Response
 
 from service.api.params import TrialId
-from service.artifacts import ArtifactStore, ArtifactTooLarge
+from service.artifacts import (
+    ArtifactMissing,
+    ArtifactStore,
+    ArtifactStoreUnavailable,
+    ArtifactTooLarge,
+)
 from service.deps import ArtifactsDep, StorageDep, ViewerDep, WorkerDep
 from service.storage import Storage
 
 router = APIRouter(tags=["artifacts"])
 LEASE_HEADER = "X-Parzen-Lease-Token"
+RETRY_AFTER = "5"  # seconds; the object store is usually back quickly
+UNAVAILABLE = {"description": "The artifact store did not answer; nothing was stored. Retry."}
 
 
-@router.put("/trials/{trial_id}/artifact", status_code=status.HTTP_204_NO_CONTENT)
+@router.put(
+    "/trials/{trial_id}/artifact",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={413: {"description": "Over the artifact size limit."}, 503: UNAVAILABLE},
+)
 async def upload(
     trial_id: TrialId,
     request: Request,
@@ -30,7 +44,7 @@ async def upload(
 ) -> None:
     """Store a trial attempt's best-epoch checkpoint (the .keras file as the request body).
 
-    Each attempt's checkpoint has a file of its own: a late completer's upload never
+    Each attempt's checkpoint has a key of its own: a late completer's upload never
     overwrites the running attempt's, and the trial's artifact is the one of the attempt
     whose result it records."""
     if not lease_token:
@@ -41,32 +55,58 @@ async def upload(
     attempt = await run_in_threadpool(
         storage.artifact_attempt, trial_id=trial_id, lease_token=lease_token, token_id=token.id
     )
+    refuse_declared_oversize(request, store)
     trial = await run_in_threadpool(storage.get_trial_by_id, trial_id=trial_id)
-    relative = _per_attempt(store.relative_path(trial.study_name, trial.number), attempt)
+    key = _per_attempt(store.key(trial.study_name, trial.number), attempt)
     try:
-        await store.save(relative, request.stream())
+        await store.save(key, request.stream())
     except ArtifactTooLarge as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from exc
+    except ArtifactStoreUnavailable as exc:
+        raise _unavailable(exc) from exc
     await run_in_threadpool(
-        storage.set_attempt_artifact, trial_id=trial_id, attempt=attempt, path=relative
+        storage.set_attempt_artifact, trial_id=trial_id, attempt=attempt, path=key
     )
 
 
-def _per_attempt(relative: str, attempt: int) -> str:
-    path = PurePosixPath(relative)
+def _per_attempt(key: str, attempt: int) -> str:
+    path = PurePosixPath(key)
     return str(path.with_name(f"{path.stem}-attempt-{attempt}{path.suffix}"))
 
 
-@router.get("/trials/{trial_id}/artifact")
-def download(
-    trial_id: TrialId, storage: StorageDep, store: ArtifactsDep, _: ViewerDep
-) -> FileResponse:
+@router.get("/trials/{trial_id}/artifact", responses={503: UNAVAILABLE})
+def download(trial_id: TrialId, storage: StorageDep, store: ArtifactsDep, _: ViewerDep) -> Response:
     return artifact_file(storage, store, trial_id)
 
 
-def artifact_file(storage: Storage, store: ArtifactStore, trial_id: int) -> FileResponse:
+def refuse_declared_oversize(request: Request, store: ArtifactStore) -> None:
+    """413 before a byte of the body is read, when its declared length is already too much.
+
+    A chunked upload (no Content-Length) is still cut off by the store while it streams.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > store.max_bytes:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"artifacts are limited to {store.max_bytes} bytes; this one declares {declared}",
+        )
+
+
+def artifact_file(storage: Storage, store: ArtifactStore, trial_id: int) -> Response:
     """A trial's checkpoint as a download (also served to the dashboard's signed-in users)."""
     trial = storage.get_trial_by_id(trial_id=trial_id)
-    if trial.artifact is None or not store.path(trial.artifact).exists():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"trial {trial.number} has no artifact")
-    return FileResponse(store.path(trial.artifact), filename=f"trial-{trial.number}.keras")
+    missing = HTTPException(status.HTTP_404_NOT_FOUND, f"trial {trial.number} has no artifact")
+    if trial.artifact is None:
+        raise missing
+    try:
+        return store.download(trial.artifact, filename=f"trial-{trial.number}.keras")
+    except ArtifactMissing as exc:
+        raise missing from exc
+    except ArtifactStoreUnavailable as exc:
+        raise _unavailable(exc) from exc
+
+
+def _unavailable(exc: ArtifactStoreUnavailable) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": RETRY_AFTER}
+    )

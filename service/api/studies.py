@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Annotated
 
@@ -9,7 +10,16 @@ from service.algorithms import AlgorithmSettingsError, validate_algorithm
 from service.algorithms.pruners import validate_pruner
 from service.api.params import Offset
 from service.api.presenters import study_public
-from service.deps import AdminDep, AdminStudyDep, SettingsDep, StorageDep, StudyDep, ViewerDep
+from service.artifacts import ArtifactStoreUnavailable
+from service.deps import (
+    AdminDep,
+    AdminStudyDep,
+    ArtifactsDep,
+    SettingsDep,
+    StorageDep,
+    StudyDep,
+    ViewerDep,
+)
 from service.schemas import StudiesPublic, StudyCreate, StudyPublic
 from service.space import SpaceValidationError
 from service.space_limits import validate_space
@@ -17,6 +27,7 @@ from service.storage import StudySpec
 from service.storage.records import StudyState
 
 router = APIRouter(prefix="/studies", tags=["studies"])
+log = logging.getLogger("parzen.service")
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
@@ -60,8 +71,18 @@ def get_study(study: StudyDep, _: ViewerDep) -> StudyPublic:
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_study(study: AdminStudyDep, storage: StorageDep) -> None:
+def delete_study(study: AdminStudyDep, storage: StorageDep, artifacts: ArtifactsDep) -> None:
+    """Delete the study, its trials and, once that is committed, its checkpoints."""
     storage.delete_study(name=study.name)
+    try:
+        artifacts.delete_study(study.name)
+    except ArtifactStoreUnavailable:
+        # The study is gone either way; say where the orphans are rather than answer 5xx.
+        log.exception(
+            "artifacts of deleted study %r are left under %r",
+            study.name,
+            artifacts.study_prefix(study.name),
+        )
 
 
 def _set_state(storage: StorageDep, study: StudyDep, state: StudyState) -> StudyPublic:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
 from service.api.artifacts import artifact_file
 from service.api.params import Page, Stamp, TrialId, TrialNumber
@@ -170,5 +171,5 @@ def _value(point: TrialPoint) -> float:
 @router.get("/trials/{trial_id}/artifact")
 def trial_artifact(
     trial_id: TrialId, storage: StorageDep, store: ArtifactsDep, _: ViewerDep
-) -> FileResponse:
+) -> Response:
     return artifact_file(storage, store, trial_id)

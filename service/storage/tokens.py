@@ -12,7 +12,7 @@ from service.db.base import utcnow
 from service.db.models import Token
 from service.storage.base import StorageCore
 from service.storage.convert import token_record
-from service.storage.errors import NotFoundError
+from service.storage.errors import ConflictError, NotFoundError
 from service.storage.records import Role, TokenRecord
 
 TOKEN_PREFIX = "pz_"
@@ -35,13 +35,26 @@ class TokenStore(StorageCore):
             return token, token_record(row)
 
     def ensure_token(self, *, role: Role, name: str, token: str) -> TokenRecord:
-        """Register a token given by configuration (PARZEN_ADMIN_TOKEN); idempotent."""
+        """Register a token given by configuration (PARZEN_ADMIN_TOKEN); idempotent, also
+        when several replicas start at once: the losers of the insert take the winner's row."""
+        existing = self._renew_token(role=role, token=token)
+        if existing is not None:
+            return existing
+        try:
+            return self.create_token(role=role, name=name, token=token)[1]
+        except ConflictError:
+            renewed = self._renew_token(role=role, token=token)
+            if renewed is None:  # inserted and deleted again meanwhile: nothing to agree on
+                raise
+            return renewed
+
+    def _renew_token(self, *, role: Role, token: str) -> TokenRecord | None:
         with self.session() as session:
             row = session.scalar(select(Token).where(Token.token_hash == hash_token(token)))
-            if row is not None:
-                row.role, row.revoked_at = role, None
-                return token_record(row)
-        return self.create_token(role=role, name=name, token=token)[1]
+            if row is None:
+                return None
+            row.role, row.revoked_at = role, None
+            return token_record(row)
 
     def authenticate(self, *, token: str) -> TokenRecord | None:
         with self.session() as session:

@@ -80,3 +80,18 @@ def sdk_report(client: ParzenClient, trial: Trial, step: int, values: dict[str, 
 
 def sdk_tell(client: ParzenClient, trial: Trial, state: Any, value: float | None = None) -> Any:
     return client.tell(trial.id, state, value, lease_token=trial.lease_token)
+
+
+def upload_headers(trial: Held) -> dict[str, str]:
+    """What a checkpoint upload must carry about its attempt (a header: the body is the file)."""
+    return {"X-Parzen-Lease-Token": trial["lease_token"]}
+
+
+def api_upload(
+    client: TestClient | httpx.Client, trial: Held, content: Any, **headers: str
+) -> httpx.Response:
+    return client.put(
+        f"/api/v1/trials/{trial['id']}/artifact",
+        content=content,
+        headers={**upload_headers(trial), **headers},
+    )
