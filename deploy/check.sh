@@ -5,7 +5,7 @@
 # Exits non-zero if any check fails or a tool is missing. Tools come from the `deploy` extra
 # (pip install -e '.[deploy]') and kubectl; BIN names the folder of the Python tools.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 BIN=${BIN:-$(dirname "$(command -v python3)")}
 # Kubernetes versions to validate against: the oldest still in wide use, and the newest.
 KUBE_VERSIONS=${KUBE_VERSIONS:-"1.30.0 1.37.0"}

@@ -9,17 +9,23 @@ from alembic import command
 from alembic.config import Config
 
 # A source tree (pip install -e ., the tests) keeps alembic.ini beside service/; a wheel
-# (the server image) installs it as data files under <prefix>/share/parzen (pyproject.toml).
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
-INSTALLED_INI = Path(sysconfig.get_path("data")) / "share" / "parzen" / "alembic.ini"
+# (the server image) installs it as data files under <prefix>/share/parzen (pyproject.toml),
+# and `pip install --target DIR` puts those in DIR/share/parzen, beside the packages.
+_PACKAGES = Path(__file__).resolve().parents[2]
+ALEMBIC_INI = _PACKAGES / "alembic.ini"
+INSTALLED_INIS = (
+    Path(sysconfig.get_path("data")) / "share" / "parzen" / "alembic.ini",
+    _PACKAGES / "share" / "parzen" / "alembic.ini",
+)
 
 
 def find_alembic_ini() -> Path:
-    for path in (ALEMBIC_INI, INSTALLED_INI):
+    candidates = (ALEMBIC_INI, *INSTALLED_INIS)
+    for path in candidates:
         if path.exists():
             return path
     raise RuntimeError(
-        f"alembic.ini not found at {ALEMBIC_INI} or {INSTALLED_INI}: "
+        f"alembic.ini not found in {', '.join(map(str, candidates))}: "
         "install Parzen from its source tree or from its wheel."
     )
 
