@@ -13,9 +13,20 @@ from service.access import is_loopback
 MIN_TOKEN_LENGTH = 16
 MAKE_A_TOKEN = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
+# Docker and Compose secrets appear as files here: /run/secrets/parzen_admin_token is read as
+# PARZEN_ADMIN_TOKEN (pydantic-settings' secrets_dir; the environment still wins). Only named
+# when it exists, since pydantic-settings warns about a missing one in every process.
+SECRETS_DIR = Path("/run/secrets")
+
+
+def secrets_dir(path: Path = SECRETS_DIR) -> Path | None:
+    return path if path.is_dir() else None
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PARZEN_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="PARZEN_", env_file=".env", extra="ignore", secrets_dir=secrets_dir()
+    )
 
     database_url: str = Field(
         "sqlite:///parzen.db",

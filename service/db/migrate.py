@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import sysconfig
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -28,18 +29,35 @@ from sqlalchemy.pool import NullPool
 
 from service.db.engine import make_engine
 
-ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
+# A source tree (pip install -e ., the tests) keeps alembic.ini beside service/; a wheel
+# (the server image) installs it as data files under <prefix>/share/parzen (pyproject.toml),
+# and `pip install --target DIR` puts those in DIR/share/parzen, beside the packages.
+_PACKAGES = Path(__file__).resolve().parents[2]
+ALEMBIC_INI = _PACKAGES / "alembic.ini"
+INSTALLED_INIS = (
+    Path(sysconfig.get_path("data")) / "share" / "parzen" / "alembic.ini",
+    _PACKAGES / "share" / "parzen" / "alembic.ini",
+)
+
+
+def find_alembic_ini() -> Path:
+    candidates = (ALEMBIC_INI, *INSTALLED_INIS)
+    for path in candidates:
+        if path.exists():
+            return path
+    raise RuntimeError(
+        f"alembic.ini not found in {', '.join(map(str, candidates))}: "
+        "install Parzen from its source tree or from its wheel."
+    )
+
+
 # Any fixed 64-bit number, the same in every process: "parzen" in ASCII.
 MIGRATION_LOCK_KEY = 0x70617A7A656E
 log = logging.getLogger("parzen.migrate")
 
 
 def alembic_config(url: str) -> Config:
-    if not ALEMBIC_INI.exists():
-        raise RuntimeError(
-            f"{ALEMBIC_INI} not found: install Parzen from its source tree (pip install -e .)."
-        )
-    config = Config(str(ALEMBIC_INI))
+    config = Config(str(find_alembic_ini()))
     config.attributes["url"] = url
     return config
 
