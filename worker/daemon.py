@@ -176,7 +176,15 @@ class Daemon:
             self.config.url, self.config.token, retry_seconds=self.config.retry_seconds
         )
         self.worker_id = self._register()
-        log.info("worker %s serving %s", self.worker_id, self.config.url)
+        import keras
+
+        log.info(
+            "worker %s serving %s on Keras %s (%s backend)",
+            self.worker_id,
+            self.config.url,
+            keras.__version__,
+            keras.backend.backend(),
+        )
         # Everything alive now (TensorFlow, Keras, datasets) lives as long as the process:
         # out of the collector's sight, the full collection after each trial takes a
         # quarter of the time.
