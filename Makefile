@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[worker,dev]' -e examples/parzen_example_plugin
+	$(BIN)/pip install --quiet -e '.[worker,jax,dev]' -e examples/parzen_example_plugin
 	touch $(STAMP)
 
 install: $(STAMP)

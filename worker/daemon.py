@@ -144,7 +144,15 @@ class Daemon:
             self.worker_id = self._register()
         except SERVICE_ERRORS as exc:
             raise ServiceError("register", exc) from exc
-        log.info("worker %s serving %s", self.worker_id, self.config.url)
+        import keras
+
+        log.info(
+            "worker %s serving %s on Keras %s (%s backend)",
+            self.worker_id,
+            self.config.url,
+            keras.__version__,
+            keras.backend.backend(),
+        )
         if self.config.metrics_port:
             worker_metrics.serve(self.config.metrics_port)
             log.info("metrics on port %d", self.config.metrics_port)

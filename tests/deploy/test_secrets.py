@@ -12,7 +12,8 @@ from service.config import Settings, secrets_dir
 def test_a_secret_file_named_like_the_setting_gives_the_admin_token(tmp_path: Path) -> None:
     """If this fails, the compose file's `parzen_admin_token` secret no longer reaches the
     server, and a Compose deployment starts without its first admin token."""
-    (tmp_path / "parzen_admin_token").write_text("s3cret-token-from-a-file\n")  # as `echo > file` writes it
+    # With the newline `echo > file` writes.
+    (tmp_path / "parzen_admin_token").write_text("s3cret-token-from-a-file\n")
     settings = Settings(_secrets_dir=tmp_path)  # type: ignore[call-arg]
     assert settings.admin_token == "s3cret-token-from-a-file"
 
