@@ -262,6 +262,30 @@ def run_study_through(replicas: list[Replica], endpoint: str, bucket: str, tmp: 
     assert TRIALS <= len(keys) <= TRIALS + len(stranded)
     assert len({key.rsplit("-attempt-", 1)[0] for key in keys}) == TRIALS
     admin.close()
+    finalize_through(first.url, second.url, ledger, tmp / "candidate.keras")
+
+
+def finalize_through(requester_url: str, evaluator_url: str, ledger: Ledger, target: Path) -> None:
+    """Finalize through the replica that was killed, evaluate through the other: the job and
+    every candidate's checkpoint are there whichever replica a node talks to. The evaluator
+    is simulated like the workers (no Keras): it checks what it is handed, then finishes."""
+    with (
+        ParzenClient(requester_url, ADMIN_TOKEN) as requester,
+        ParzenClient(evaluator_url, ADMIN_TOKEN) as evaluator,
+    ):
+        queued = requester.finalize("fleet", top_k=3, rescore="none")
+        me = evaluator.register_worker(
+            host="evaluator", pid=None, gpu=None, builders=["mlp"], datasets=["digits"]
+        )["id"]
+        job = evaluator.lease(me).evaluation
+        assert job is not None and job["id"] == queued["id"] and len(job["candidates"]) == 3
+        for candidate in job["candidates"]:
+            evaluator.download_artifact(candidate["trial_id"], target)
+            digest = hashlib.sha256(target.read_bytes()).hexdigest()
+            assert digest == ledger.completed[candidate["trial_id"]][2]
+        evaluator.finish_evaluation(job["id"], report={"simulated": True})
+        finalizations = requester.test_report("fleet")["finalizations"]
+        assert [f["state"] for f in finalizations] == ["complete"]
 
 
 def wait_until_requeued(
