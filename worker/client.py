@@ -58,14 +58,18 @@ def _should_retry(response: httpx.Response) -> bool:
     return response.status_code >= 500 or response.status_code == 429
 
 
-_exponential = wait_exponential_jitter(multiplier=0.2, max=10)
+class _Backoff:
+    """tenacity's exponential backoff with jitter, never sooner than the server's Retry-After,
+    never longer than `ceiling` seconds."""
 
+    def __init__(self, ceiling: float) -> None:
+        self.ceiling = ceiling
+        self._exponential = wait_exponential_jitter(multiplier=0.2, max=ceiling)
 
-def _backoff(state: RetryCallState) -> float:
-    """tenacity's exponential backoff with jitter, but never sooner than Retry-After."""
-    exc = state.outcome.exception() if state.outcome else None
-    asked = exc.retry_after if isinstance(exc, ServerUnavailable) else 0.0
-    return max(_exponential(state), asked)
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        asked = exc.retry_after if isinstance(exc, ServerUnavailable) else 0.0
+        return min(max(self._exponential(state), asked), self.ceiling)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,10 @@ class Ask:
 
 
 class ParzenClient:
+    # The longest wait between two retries: a lease must be well over it (the default lease
+    # is 60 s), or a worker retrying through an outage loses its trial anyway.
+    BACKOFF_MAX_SECONDS = 10.0
+
     def __init__(
         self,
         url: str | None = None,
@@ -322,7 +330,7 @@ class ParzenClient:
         least what the server's Retry-After asks, for up to `retry_seconds`."""
         return Retrying(
             retry=retry_if_exception(_transient),
-            wait=_backoff,
+            wait=_Backoff(self.BACKOFF_MAX_SECONDS),
             stop=stop_after_delay(self._retry_seconds if retry_seconds is None else retry_seconds),
             reraise=True,
         )

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from tenacity import wait_fixed
 
 import worker.client
 from tests.service.writes import sdk_report, sdk_tell
@@ -25,7 +24,7 @@ EPOCH_SECONDS = 0.25
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDK backs off up to 10 s between retries, which needs leases of more than 10 s
     (the default is 60); retrying every 0.1 s lets the tests use leases of about a second."""
-    monkeypatch.setattr(worker.client, "wait_exponential_jitter", lambda **_: wait_fixed(0.1))
+    monkeypatch.setattr(worker.client.ParzenClient, "BACKOFF_MAX_SECONDS", 0.1)
 
 
 class Fleet:
