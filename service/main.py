@@ -12,11 +12,13 @@ from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from service import dashboard, metrics
 from service.access import FailureLimiter, LoopbackOnly
 from service.api import artifacts, finalizations, health, studies, tokens, trials, workers
 from service.api.errors import validation_failed
+from service.api.responses import EVERY_API_ROUTE
 from service.artifacts import open_store
 from service.body_limit import BodyLimitMiddleware
 from service.config import MAKE_A_TOKEN, Settings, get_settings
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         summary="Hyperparameter optimization for Keras models: TPE over SQL, GPU workers.",
         version="0.1.0",
         lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_failed)
@@ -74,7 +77,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     if not settings.auth:
         app.add_middleware(LoopbackOnly)  # whatever host the server was told to bind
 
-    api = APIRouter(prefix="/api/v1")
+    api = APIRouter(prefix="/api/v1", responses=EVERY_API_ROUTE)
     for module in (studies, trials, tokens, workers, finalizations, artifacts):
         api.include_router(module.router)
     app.include_router(api)
@@ -114,6 +117,12 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         )
 
     return app
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Readable operation ids for generated clients: `studies-create_study`, not
+    `create_study_api_v1_studies_post` (the FastAPI template's idiom)."""
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
 
 
 def _warn_without_admin(storage: Storage) -> None:

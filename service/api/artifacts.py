@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from service.api.params import TrialId
+from service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
 from service.artifacts import (
     ArtifactMissing,
     ArtifactStore,
@@ -29,7 +30,11 @@ UNAVAILABLE = {"description": "The artifact store did not answer; nothing was st
 @router.put(
     "/trials/{trial_id}/artifact",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={413: {"description": "Over the artifact size limit."}, 503: UNAVAILABLE},
+    responses={
+        **LOOKUP_OR_CONFLICT,
+        413: {"description": "Over the artifact size limit."},
+        503: UNAVAILABLE,
+    },
 )
 async def upload(
     trial_id: TrialId,
@@ -74,7 +79,7 @@ def _per_attempt(key: str, attempt: int) -> str:
     return str(path.with_name(f"{path.stem}-attempt-{attempt}{path.suffix}"))
 
 
-@router.get("/trials/{trial_id}/artifact", responses={503: UNAVAILABLE})
+@router.get("/trials/{trial_id}/artifact", responses={**LOOKUP, 503: UNAVAILABLE})
 def download(trial_id: TrialId, storage: StorageDep, store: ArtifactsDep, _: ViewerDep) -> Response:
     return artifact_file(storage, store, trial_id)
 

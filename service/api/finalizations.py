@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from service.api.params import FinalizationId
 from service.api.presenters import finalization_public, study_report_public
+from service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
 from service.deps import (
     AdminDep,
     AdminStudyDep,
@@ -24,7 +25,11 @@ from service.schemas import (
 router = APIRouter(tags=["finalization"])
 
 
-@router.post("/studies/{name}/finalize", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/studies/{name}/finalize",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=LOOKUP_OR_CONFLICT,
+)
 def finalize(
     body: FinalizeRequest,
     study: AdminStudyDep,
@@ -49,7 +54,7 @@ def finalize(
     return finalization_public(record)
 
 
-@router.get("/studies/{name}/report")
+@router.get("/studies/{name}/report", responses=LOOKUP)
 def report(
     study: StudyDep, storage: StorageDep, settings: SettingsDep, _: ViewerDep
 ) -> StudyReportPublic:
@@ -58,7 +63,7 @@ def report(
     return study_report_public(study.name, result, settings.test_budget)
 
 
-@router.post("/finalizations/{finalization_id}/heartbeat")
+@router.post("/finalizations/{finalization_id}/heartbeat", responses=LOOKUP_OR_CONFLICT)
 def heartbeat(
     finalization_id: FinalizationId, storage: StorageDep, settings: SettingsDep, _: WorkerDep
 ) -> ReportResponse:
@@ -68,7 +73,7 @@ def heartbeat(
     return ReportResponse(should_stop=not alive, reason="" if alive else "no longer running")
 
 
-@router.post("/finalizations/{finalization_id}/finish")
+@router.post("/finalizations/{finalization_id}/finish", responses=LOOKUP_OR_CONFLICT)
 def finish(
     finalization_id: FinalizationId, body: FinishRequest, storage: StorageDep, _: WorkerDep
 ) -> FinalizationPublic:

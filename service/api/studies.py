@@ -10,6 +10,7 @@ from service.algorithms import AlgorithmSettingsError, validate_algorithm
 from service.algorithms.pruners import validate_pruner
 from service.api.params import Offset
 from service.api.presenters import study_public
+from service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT, errors
 from service.artifacts import ArtifactStoreUnavailable
 from service.deps import (
     AdminDep,
@@ -30,7 +31,7 @@ router = APIRouter(prefix="/studies", tags=["studies"])
 log = logging.getLogger("parzen.service")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409))
 def create_study(
     body: StudyCreate, storage: StorageDep, settings: SettingsDep, _: AdminDep
 ) -> StudyPublic:
@@ -65,12 +66,12 @@ def list_studies(
     return StudiesPublic(data=[study_public(s) for s in studies], count=total)
 
 
-@router.get("/{name}")
+@router.get("/{name}", responses=LOOKUP)
 def get_study(study: StudyDep, _: ViewerDep) -> StudyPublic:
     return study_public(study)
 
 
-@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT, responses=LOOKUP)
 def delete_study(study: AdminStudyDep, storage: StorageDep, artifacts: ArtifactsDep) -> None:
     """Delete the study, its trials and, once that is committed, its checkpoints."""
     storage.delete_study(name=study.name)
@@ -89,17 +90,17 @@ def _set_state(storage: StorageDep, study: StudyDep, state: StudyState) -> Study
     return study_public(storage.set_study_state(name=study.name, state=state))
 
 
-@router.post("/{name}/pause")
+@router.post("/{name}/pause", responses=LOOKUP_OR_CONFLICT)
 def pause_study(study: AdminStudyDep, storage: StorageDep) -> StudyPublic:
     return _set_state(storage, study, "paused")
 
 
-@router.post("/{name}/resume")
+@router.post("/{name}/resume", responses=LOOKUP_OR_CONFLICT)
 def resume_study(study: AdminStudyDep, storage: StorageDep) -> StudyPublic:
     return _set_state(storage, study, "running")
 
 
-@router.post("/{name}/stop")
+@router.post("/{name}/stop", responses=LOOKUP_OR_CONFLICT)
 def stop_study(study: AdminStudyDep, storage: StorageDep) -> StudyPublic:
     return _set_state(storage, study, "stopped")
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, status
 
 from service.api.params import TokenId
 from service.api.presenters import token_public
+from service.api.responses import LOOKUP
 from service.deps import AdminDep, StorageDep
 from service.schemas import TokenCreate, TokenCreated, TokenPublic
 
@@ -21,6 +22,6 @@ def list_tokens(storage: StorageDep, _: AdminDep) -> list[TokenPublic]:
     return [token_public(t) for t in storage.list_tokens()]
 
 
-@router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=LOOKUP)
 def revoke_token(token_id: TokenId, storage: StorageDep, _: AdminDep) -> None:
     storage.revoke_token(token_id=token_id)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from service.api.params import Offset, StudyName, TrialId, TrialNumber
 from service.api.presenters import leased_trial, trial_detail, trial_public
+from service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
 from service.deps import SamplersDep, StorageDep, ViewerDep, WorkerDep
 from service.metrics import count_expired, instrument_ask, instrument_report, instrument_tell
 from service.schemas import (
@@ -27,7 +28,7 @@ from service.storage.trials import TrialOrder
 router = APIRouter(tags=["trials"])
 
 
-@router.post("/studies/{name}/ask")
+@router.post("/studies/{name}/ask", responses=LOOKUP_OR_CONFLICT)
 @instrument_ask
 def ask(
     name: StudyName,
@@ -70,7 +71,7 @@ def ask_response(result: AskResult) -> AskResponse:
     return AskResponse(status=result.status, reason=result.reason, trial=trial)
 
 
-@router.get("/studies/{name}/trials")
+@router.get("/studies/{name}/trials", responses=LOOKUP)
 def list_trials(
     name: StudyName,
     storage: StorageDep,
@@ -86,24 +87,24 @@ def list_trials(
     return TrialsPublic(data=[trial_public(t) for t in trials], count=total)
 
 
-@router.get("/studies/{name}/trials/{number}")
+@router.get("/studies/{name}/trials/{number}", responses=LOOKUP)
 def get_trial(
     name: StudyName, number: TrialNumber, storage: StorageDep, _: ViewerDep
 ) -> TrialDetail:
     return trial_detail(storage.get_trial(study_name=name, number=number))
 
 
-@router.get("/studies/{name}/best")
+@router.get("/studies/{name}/best", responses=LOOKUP)
 def best_trial(name: StudyName, storage: StorageDep, _: ViewerDep) -> TrialDetail:
     return trial_detail(storage.best_trial(study_name=name))
 
 
-@router.get("/trials/{trial_id}")
+@router.get("/trials/{trial_id}", responses=LOOKUP)
 def get_trial_by_id(trial_id: TrialId, storage: StorageDep, _: ViewerDep) -> TrialDetail:
     return trial_detail(storage.get_trial_by_id(trial_id=trial_id, detail=True))
 
 
-@router.post("/trials/{trial_id}/report")
+@router.post("/trials/{trial_id}/report", responses=LOOKUP_OR_CONFLICT)
 @instrument_report
 def report(
     trial_id: TrialId, body: ReportRequest, storage: StorageDep, token: WorkerDep
@@ -119,7 +120,7 @@ def report(
     return ReportResponse(should_stop=result.should_stop, reason=result.reason)
 
 
-@router.post("/trials/{trial_id}/heartbeat")
+@router.post("/trials/{trial_id}/heartbeat", responses=LOOKUP_OR_CONFLICT)
 def heartbeat(
     trial_id: TrialId, body: HeartbeatRequest, storage: StorageDep, token: WorkerDep
 ) -> ReportResponse:
@@ -134,7 +135,7 @@ def heartbeat(
     return ReportResponse(should_stop=result.should_stop, reason=result.reason)
 
 
-@router.post("/trials/{trial_id}/tell")
+@router.post("/trials/{trial_id}/tell", responses=LOOKUP_OR_CONFLICT)
 @instrument_tell
 def tell(
     trial_id: TrialId, body: TellRequest, storage: StorageDep, token: WorkerDep
@@ -152,7 +153,7 @@ def tell(
     return trial_public(trial)
 
 
-@router.post("/trials/{trial_id}/release")
+@router.post("/trials/{trial_id}/release", responses=LOOKUP_OR_CONFLICT)
 def release(
     trial_id: TrialId, body: ReleaseRequest, storage: StorageDep, token: WorkerDep
 ) -> TrialPublic:

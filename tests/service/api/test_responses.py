@@ -1,0 +1,39 @@
+"""The OpenAPI document tells clients every status a route can answer."""
+
+from __future__ import annotations
+
+from service.config import Settings
+from service.main import create_app
+
+EVERY = {"400", "401", "403", "413", "422", "429", "503"}
+# Routes that look nothing up by their path, or answer 403 for a missing worker id (so that
+# no token can probe other tokens' workers): no 404.
+NO_LOOKUP = {"/api/v1/workers/{worker_id}/lease", "/api/v1/workers/{worker_id}/goodbye"}
+
+
+def _operations() -> list[tuple[str, str, dict[str, object]]]:
+    doc = create_app(Settings(database_url="sqlite://")).openapi()
+    return [
+        (method, path, op)
+        for path, ops in doc["paths"].items()
+        for method, op in ops.items()
+        if path.startswith("/api/v1/")
+    ]
+
+
+def test_every_api_route_declares_its_error_answers() -> None:
+    """Fails if a route can answer 401, 403, 429, 503 ... or 404 for what its path names
+    without the document saying so: a generated client would not expect it."""
+    operations = _operations()
+    assert len(operations) >= 25
+    for method, path, op in operations:
+        declared = set(op["responses"])  # type: ignore[arg-type]
+        assert declared >= EVERY, (method, path, EVERY - declared)
+        if "{" in path and path not in NO_LOOKUP:
+            assert "404" in declared, (method, path)
+
+
+def test_operation_ids_read_as_resource_and_action() -> None:
+    ids = {op["operationId"] for _, _, op in _operations()}
+    assert "studies-create_study" in ids and "trials-tell" in ids
+    assert not any("api_v1" in str(i) for i in ids)
