@@ -7,6 +7,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,14 +61,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{path}"
         return
     template = request.getfixturevalue("postgres_template")
-    name = f"parzen_test_{os.getpid()}_{next(_counter)}"
+    with own_postgres_database("test", template=template) as url:
+        yield url
+
+
+@contextmanager
+def own_postgres_database(purpose: str, *, template: str | None = None) -> Iterator[str]:
+    """The URL of a new database in the shared PostgreSQL cluster (empty, or copied from
+    `template`), dropped afterwards: a test's own, whatever runs beside it."""
+    name = f"parzen_{purpose}_{os.getpid()}_{next(_counter)}"
     admin = _pg_admin()
+    copy = f' TEMPLATE "{template}"' if template else ""
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

@@ -23,12 +23,10 @@ from typing import IO
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from service.db.migrate import upgrade
 from service.server import free_port
-from tests.conftest import ADMIN_TOKEN, POSTGRES_URL
+from tests.conftest import ADMIN_TOKEN, own_postgres_database
 from tests.s3server import AWS_ENV, moto_s3, new_bucket, object_keys
 from tests.service.api.test_studies import study_body
 from worker.client import ParzenClient, ParzenError, Trial
@@ -168,17 +166,9 @@ def train(client: ParzenClient, trial: Trial, me: str, ledger: Ledger, folder: P
 
 @pytest.fixture
 def replica_database() -> Iterator[str]:
-    name = f"parzen_replicas_{os.getpid()}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)  # once, before the replicas start (the migration lock is another test's)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with own_postgres_database("replicas") as url:
+        upgrade(url)  # once, before the replicas start (the migration lock is another test's)
+        yield url
 
 
 def test_two_replicas_one_killed_mid_study_lose_nothing(

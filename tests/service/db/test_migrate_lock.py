@@ -4,7 +4,6 @@ fails these when the replicas race each other through Alembic."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
@@ -15,30 +14,22 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from cli.main import app
 from service.config import Settings
 from service.db.migrate import head_revision, upgrade
 from service.server import SchemaNotReady, ensure_schema, free_port
-from tests.conftest import POSTGRES_URL
+from tests.conftest import own_postgres_database
 
 ROOT = Path(__file__).resolve().parents[3]
-_names = itertools.count()
 
 
 @pytest.fixture
 def empty_postgres() -> Iterator[str]:
     """A PostgreSQL database of this test's own, with no schema at all."""
-    name = f"parzen_fleet_migrate_{os.getpid()}_{next(_names)}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with own_postgres_database("migrate") as url:
+        yield url
 
 
 def _start(args: list[str], log: Path, **env: str) -> subprocess.Popen[bytes]:
