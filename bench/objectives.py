@@ -246,7 +246,7 @@ def get_objective(name: str) -> Objective:
 
 
 def branch_tag(option: Mapping[str, Any], index: int) -> str:
-    """How Parzen names an option in its labels (service.space._branch_tag)."""
+    """How Parzen names an option in its labels (service.space.parser._branch_tag)."""
     for key in BRANCH_KEYS:
         tag = option.get(key)
         if isinstance(tag, str):

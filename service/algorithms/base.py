@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
@@ -12,6 +11,7 @@ from typing import Literal
 import numpy as np
 
 from service.space import SearchSpace
+from service.suggest import did_you_mean
 
 TrialState = Literal["queued", "running", "complete", "pruned", "failed"]
 FINISHED_STATES: frozenset[TrialState] = frozenset({"complete", "pruned"})
@@ -144,7 +144,7 @@ def _validated(name: str, settings: Mapping[str, object]) -> dict[str, int | flo
     if name not in _SETTINGS:
         raise AlgorithmSettingsError(
             f"unknown algorithm {name!r}; expected one of: {', '.join(ALGORITHMS)}"
-            f"{_did_you_mean(str(name), ALGORITHMS)}"
+            f"{did_you_mean(str(name), ALGORITHMS)}"
         )
     if not isinstance(settings, Mapping):
         raise AlgorithmSettingsError(f"settings must be an object (got {settings!r})")
@@ -166,10 +166,5 @@ def _validated(name: str, settings: Mapping[str, object]) -> dict[str, int | flo
 def _unknown_setting(name: str, key: str, specs: Mapping[str, _Setting]) -> str:
     if not specs:
         return f"unknown setting {key!r}: {name} takes no settings"
-    hint = _did_you_mean(key, specs)
+    hint = did_you_mean(key, specs)
     return f"unknown setting {key!r} for {name}{hint}; known settings: {', '.join(specs)}"
-
-
-def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""

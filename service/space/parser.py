@@ -1,49 +1,34 @@
-"""Search spaces: the JSON schema users write, its validation, and value conversion.
-
-A space maps parameter names to nodes (objects with a "type") or constants (scalars).
-Every node becomes a `Dimension` under a dotted label: "lr" at the top, "optimizer.sgd.momentum"
-inside a choice's option, where the option is named by its `name` (or `kind`, or `type`)
-string constant, else by its position ("layer.0.filters"). So each branch has its own
-dimensions, and a branch may give a parameter its own range (adam's and sgd's learning
-rates). Samplers
-exchange "vals" (label -> natural value, or option index for choices, active labels only)
-and `SearchSpace.params_from_vals` turns them into the nested parameters a builder gets.
-"""
+"""The parser of search spaces: the JSON schema users write, checked in one pass that lists
+every issue with its JSON path and what to fix."""
 
 from __future__ import annotations
 
 import copy
-import difflib
 import json
 import math
-import numbers
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal, cast, get_args
+from typing import Any
 
-Scalar = str | int | float | bool | None
-Vals = Mapping[str, float | int]
-NodeType = Literal[
-    "choice",
-    "int",
-    "lognormal",
-    "loguniform",
-    "normal",
-    "pchoice",
-    "qlognormal",
-    "qloguniform",
-    "qnormal",
-    "quniform",
-    "uniform",
-]
+from service.space.model import (
+    BRANCH_NAME_KEYS,
+    NAME_PATTERN,
+    Bounded,
+    Categorical,
+    Constant,
+    Dimension,
+    Distribution,
+    Gaussian,
+    IntRange,
+    Option,
+    SubSpace,
+    no_multiple_within,
+)
+from service.space.values import SearchSpace, walk_all
+from service.suggest import did_you_mean
 
-NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-# String constants that name a choice's option in the labels of its parameters.
-BRANCH_NAME_KEYS = ("name", "kind", "type")
 PROBABILITY_TOLERANCE = 1e-6
-NODE_TYPES: tuple[str, ...] = get_args(NodeType)
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "uniform": ("low", "high"),
     "quniform": ("low", "high", "q"),
@@ -75,131 +60,6 @@ class SpaceValidationError(ValueError):
         super().__init__("; ".join(str(issue) for issue in self.issues))
 
 
-@dataclass(frozen=True, slots=True)
-class Constant:
-    value: Scalar
-
-
-@dataclass(frozen=True, slots=True)
-class Bounded:
-    """uniform, quniform, loguniform, qloguniform; bounds in natural units."""
-
-    low: float
-    high: float
-    q: float | None = None
-    log: bool = False
-
-    def snap(self, x: float) -> float:
-        """The nearest legal value: within bounds and, when quantized, a multiple of q."""
-        if self.q is None:
-            return min(max(float(x), self.low), self.high)
-        first, last = _multiples_within(self.low, self.high, self.q)
-        k = min(max(round(x / self.q), first), last)
-        return min(max(_tidy(k * self.q), self.low), self.high)
-
-
-@dataclass(frozen=True, slots=True)
-class Gaussian:
-    """normal, qnormal, lognormal, qlognormal; mu and sigma are those of log(x) when log."""
-
-    mu: float
-    sigma: float
-    q: float | None = None
-    log: bool = False
-
-    def snap(self, x: float) -> float:
-        return float(x) if self.q is None else _tidy(round(x / self.q) * self.q)
-
-
-@dataclass(frozen=True, slots=True)
-class IntRange:
-    """Integers low, low + step, ..., high (inclusive)."""
-
-    low: int
-    high: int
-    step: int = 1
-    log: bool = False
-
-    @property
-    def size(self) -> int:
-        return (self.high - self.low) // self.step + 1
-
-    def snap(self, x: float) -> int:
-        k = min(max(round((x - self.low) / self.step), 0), self.size - 1)
-        return self.low + k * self.step
-
-
-@dataclass(frozen=True, slots=True)
-class SubSpace:
-    params: Mapping[str, Constant | Dimension]
-
-
-Option = Constant | SubSpace
-
-
-@dataclass(frozen=True, slots=True)
-class Categorical:
-    """choice and pchoice; vals hold the option index."""
-
-    options: tuple[Option, ...]
-    probabilities: tuple[float, ...] | None = None
-
-    @property
-    def constant_options(self) -> bool:
-        return all(isinstance(option, Constant) for option in self.options)
-
-
-Distribution = Bounded | Gaussian | IntRange | Categorical
-
-
-@dataclass(frozen=True, slots=True)
-class Dimension:
-    label: str
-    kind: NodeType
-    distribution: Distribution
-    # Where it was first defined; identical definitions in sibling branches share a dimension.
-    path: str = field(compare=False)
-
-    @property
-    def categorical(self) -> bool:
-        return isinstance(self.distribution, Categorical)
-
-    @property
-    def log(self) -> bool:
-        return not isinstance(self.distribution, Categorical) and self.distribution.log
-
-    @property
-    def bounds(self) -> tuple[float, float] | None:
-        if isinstance(self.distribution, Bounded | IntRange):
-            return (self.distribution.low, self.distribution.high)
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class SearchSpace:
-    raw: Mapping[str, Any]
-    root: SubSpace
-    dimensions: Mapping[str, Dimension]
-
-    def active_labels(self, vals: Vals) -> list[str]:
-        return [dim.label for dim, _ in _walk_active(self.root, vals)]
-
-    def params_from_vals(self, vals: Vals) -> dict[str, Any]:
-        """The nested real parameters: constants included, inactive branches absent."""
-        return _build_params(self.root, vals)
-
-    def flat_params(self, vals: Vals) -> dict[str, Scalar]:
-        """Label -> real value for active labels; a choice among sub-spaces gives its index."""
-        flat: dict[str, Scalar] = {}
-        for dim, value in _walk_active(self.root, vals):
-            dist = dim.distribution
-            if isinstance(dist, Categorical) and dist.constant_options:
-                flat[dim.label] = cast(Constant, _option(dim, value)).value
-            else:
-                flat[dim.label] = _real_value(dim, value)
-        return flat
-
-
 def parse_space(raw: object) -> SearchSpace:
     """Validate a JSON search space; raise SpaceValidationError listing every issue."""
     parser = _Parser()
@@ -211,13 +71,10 @@ def parse_space(raw: object) -> SearchSpace:
     if parser.issues:
         raise SpaceValidationError(parser.issues)
     assert isinstance(raw, Mapping)
-    dimensions = {dim.label: dim for dim in _walk_all(root)}
+    dimensions = {dim.label: dim for dim in walk_all(root)}
     return SearchSpace(
         raw=copy.deepcopy(dict(raw)), root=root, dimensions=MappingProxyType(dimensions)
     )
-
-
-# -- validation -------------------------------------------------------------------------
 
 
 class _Parser:
@@ -295,7 +152,7 @@ class _Parser:
         unknown = [key for key in raw if key not in known]
         missing = [key for key in _REQUIRED[kind] if key not in raw]
         for key in unknown:
-            hint = _did_you_mean(str(key), known)
+            hint = did_you_mean(str(key), known)
             self.issue(_child_path(path, key), f"unknown field '{key}' for {kind}{hint}")
         for key in missing:
             self.issue(path, f"missing field '{key}'")
@@ -353,7 +210,7 @@ def _parse_bounded(p: _Parser, raw: Mapping[Any, Any], path: str, label: str) ->
         )
     elif low >= high:
         p.issue(f"{path}.low", f"low ({_show(raw['low'])}) must be < high ({_show(raw['high'])})")
-    elif q is not None and _no_multiple_within(low, high, q):
+    elif q is not None and no_multiple_within(low, high, q):
         p.issue(
             f"{path}.q",
             f"no multiple of q ({_show(raw['q'])}) lies within "
@@ -481,12 +338,7 @@ def _unknown_type_message(kind: object) -> str:
     expected = ", ".join(sorted(_PARSERS))
     if not isinstance(kind, str):
         return f"type must be a string naming one of: {expected} (got {_show(kind)})"
-    return f"unknown type '{kind}'; expected one of: {expected}{_did_you_mean(kind, _PARSERS)}"
-
-
-def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown type '{kind}'; expected one of: {expected}{did_you_mean(kind, _PARSERS)}"
 
 
 def _child_path(path: str, name: object) -> str:
@@ -500,94 +352,3 @@ def _show(value: object) -> str:
         return json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)
-
-
-# -- values -----------------------------------------------------------------------------
-
-
-def _walk_all(sub: SubSpace) -> Iterator[Dimension]:
-    """Every dimension once, parents before the dimensions of their branches."""
-    seen: set[str] = set()
-
-    def walk(sub: SubSpace) -> Iterator[Dimension]:
-        for entry in sub.params.values():
-            if isinstance(entry, Dimension) and entry.label not in seen:
-                seen.add(entry.label)
-                yield entry
-                if isinstance(entry.distribution, Categorical):
-                    for option in entry.distribution.options:
-                        if isinstance(option, SubSpace):
-                            yield from walk(option)
-
-    return walk(sub)
-
-
-def _walk_active(sub: SubSpace, vals: Vals) -> Iterator[tuple[Dimension, float | int]]:
-    for entry in sub.params.values():
-        if isinstance(entry, Dimension):
-            value = _lookup(entry, vals)
-            yield entry, value
-            if isinstance(entry.distribution, Categorical):
-                option = _option(entry, value)
-                if isinstance(option, SubSpace):
-                    yield from _walk_active(option, vals)
-
-
-def _build_params(sub: SubSpace, vals: Vals) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for name, entry in sub.params.items():
-        if isinstance(entry, Constant):
-            params[name] = entry.value
-        elif isinstance(entry.distribution, Categorical):
-            option = _option(entry, _lookup(entry, vals))
-            if isinstance(option, Constant):
-                params[name] = option.value
-            else:
-                params[name] = _build_params(option, vals)
-        else:
-            params[name] = _real_value(entry, _lookup(entry, vals))
-    return params
-
-
-def _lookup(dim: Dimension, vals: Vals) -> float | int:
-    if dim.label not in vals:
-        raise ValueError(f"vals has no value for the active parameter '{dim.label}'")
-    value = vals[dim.label]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"vals['{dim.label}'] must be a number (got {value!r})")
-    return value
-
-
-def _option(dim: Dimension, value: float | int) -> Option:
-    assert isinstance(dim.distribution, Categorical)
-    options = dim.distribution.options
-    if not float(value).is_integer() or not 0 <= value < len(options):
-        raise ValueError(
-            f"vals['{dim.label}'] must be an option index in 0..{len(options) - 1} (got {value!r})"
-        )
-    return options[int(value)]
-
-
-def _real_value(dim: Dimension, value: float | int) -> float | int:
-    if isinstance(dim.distribution, IntRange | Categorical):
-        if not float(value).is_integer():
-            raise ValueError(f"vals['{dim.label}'] must be an integer (got {value!r})")
-        return int(value)
-    return float(value)
-
-
-def _multiples_within(low: float, high: float, q: float) -> tuple[int, int]:
-    """Indices k of the first and last multiples k * q within [low, high]."""
-    first, last = low / q, high / q
-    slack = 1e-9 * max(1.0, abs(first), abs(last))  # so that 0.7 / 0.1 counts as 7
-    return math.ceil(first - slack), math.floor(last + slack)
-
-
-def _no_multiple_within(low: float, high: float, q: float) -> bool:
-    first, last = _multiples_within(low, high, q)
-    return first > last
-
-
-def _tidy(x: float) -> float:
-    """Drop float noise such as 7 * 0.1 == 0.7000000000000001, and the sign of -0.0."""
-    return float(f"{x:.12g}") + 0.0
