@@ -34,7 +34,7 @@ from service.db.migrate import upgrade
 from service.main import create_app
 from service.server import ServerThread
 from worker.client import ParzenClient
-from worker.daemon import Daemon, DaemonConfig
+from worker.daemon import DaemonConfig, create
 
 TOKEN = "bench-admin-token-local"  # PARZEN_ADMIN_TOKEN needs 16 characters
 SPACE = {
@@ -74,9 +74,9 @@ def run_one(tmp: Path, dataset: str, seed: int, trials: int, epochs: int) -> dic
         config = DaemonConfig(
             url=server.url, token=TOKEN, burst=True, poll_seconds=0.1, artifact_dir=tmp / "worker"
         )
-        Daemon(config).run()
+        create(config).run()
         api.finalize("selection", top_k=5, rescore="kfold")
-        Daemon(config).run()
+        create(config).run()
         report = api.test_report("selection")["report"]
     naive = report["candidates"][0]
     return {

@@ -27,7 +27,7 @@ from service.db.migrate import upgrade
 from service.main import create_app
 from service.server import ServerThread
 from worker.client import ParzenClient
-from worker.daemon import Daemon, DaemonConfig
+from worker.daemon import DaemonConfig, create
 
 TOKEN = "bench-admin-token-local"  # PARZEN_ADMIN_TOKEN needs 16 characters
 SPACE = {
@@ -79,8 +79,8 @@ def run(tmp: Path, trials: int, epochs: int) -> list:  # type: ignore[type-arg]
         config = DaemonConfig(
             url=server.url, token=TOKEN, burst=True, poll_seconds=0.1, artifact_dir=tmp / "worker"
         )
-        daemon = Daemon(config)
         started = time.perf_counter()
+        daemon = create(config)
         daemon.run()
         print(f"{trials} trials in {time.perf_counter() - started:.1f} s")
     return daemon.timings

@@ -87,7 +87,7 @@ def worker(
         raise typer.Exit(supervise(selected or [None], argv, RECYCLE, metrics_port=metrics_port))
     # One GPU or none: this process is the daemon. Hide the other GPUs from the framework.
     os.environ["CUDA_VISIBLE_DEVICES"] = selected[0] if selected else ""
-    from worker.daemon import Daemon, DaemonConfig
+    from worker.daemon import DaemonConfig, create
 
     config = DaemonConfig(
         url=server,
@@ -102,4 +102,4 @@ def worker(
         max_trials_per_process=max_trials_per_process,
         metrics_port=metrics_port,
     )
-    raise typer.Exit(Daemon(config).run())
+    raise typer.Exit(create(config).run())

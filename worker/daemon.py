@@ -21,6 +21,10 @@ Whatever ends the loop (no work left in burst mode, SIGTERM or Ctrl-C, a fatal e
 daemon says goodbye, so that the server hands back its trial at once and lists it as exited,
 and closes its client (the `finally` of arq's Worker.close). On SIGTERM the current epoch
 finishes and the trial is handed back first; a second signal exits at once.
+
+`create(config)` builds a daemon with its defaults: an HTTP client of `config.url` (closed at
+exit) and the registry of built-ins, entry points and `config.modules`. `Daemon(config,
+client, registry)` takes any `worker.protocol.WorkerService`: tests use an in-memory fake.
 """
 
 from __future__ import annotations
@@ -37,20 +41,26 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import psutil
 
 from worker import metrics as worker_metrics
 from worker.client import ParzenClient, Trial
-from worker.reporting import SERVICE_ERRORS, Heartbeat, ServiceError, TrialReporter
+from worker.protocol import FinalizationJob, WorkerService
+from worker.reporting import (
+    SERVICE_ERRORS,
+    Heartbeat,
+    Outcome,
+    ServiceError,
+    TrialReporter,
+    TrialTiming,
+)
 
 if TYPE_CHECKING:
     from worker.registry import Registry
 
 log = logging.getLogger("parzen.worker")
-
-Outcome = Literal["complete", "pruned", "failed", "released", "lost"]
 
 
 @dataclass(frozen=True)
@@ -76,29 +86,25 @@ RECYCLE = 75  # exit code: "start me again" (EX_TEMPFAIL)
 GOODBYE_SECONDS = 10.0  # at most this long retrying the goodbye: an exit should not hang
 
 
-@dataclass(frozen=True)
-class TrialTiming:
-    """Where a trial's time went, for bench/worker_overhead.py."""
+def create(config: DaemonConfig, *, client: WorkerService | None = None) -> Daemon:
+    """A daemon with the defaults: the registry of built-ins, entry points and
+    `config.modules`, and (unless `client` is given) a client of `config.url`, which the
+    daemon closes when it exits."""
+    from worker.registry import Registry
 
-    number: int
-    outcome: Outcome
-    lease_seconds: float  # asking the server for this trial
-    total_seconds: float  # from asking to told, lease included
-    fit_seconds: float  # inside model.fit, our callbacks included
-    callback_seconds: float  # of fit_seconds: reporting and checkpoint saving
-    rss_bytes: int  # resident memory after the trial
-
-    @property
-    def overhead_seconds(self) -> float:
-        """Everything but the training itself: lease, build, reports, saving, tell."""
-        return self.total_seconds - (self.fit_seconds - self.callback_seconds)
+    registry = Registry.default(config.modules)
+    if client is not None:
+        return Daemon(config, client, registry)
+    own = ParzenClient(config.url, config.token, retry_seconds=config.retry_seconds)
+    return Daemon(config, own, registry, owns_client=True)
 
 
 @dataclass
 class Daemon:
     config: DaemonConfig
-    client: ParzenClient | None = None
-    registry: Registry | None = None
+    client: WorkerService
+    registry: Registry
+    owns_client: bool = False  # close the client at exit: create() made it
     worker_id: str = ""
     exit_code: int | None = None  # what run() returned
     counts: Counter[str] = field(default_factory=Counter)
@@ -106,22 +112,14 @@ class Daemon:
     _shutdown: threading.Event = field(default_factory=threading.Event)
     _failures_in_a_row: Counter[str] = field(default_factory=Counter)
     _given_up: dict[str, str] = field(default_factory=dict)
-    _owns_client: bool = False
 
     def run(self) -> int:
         """Serve until the work runs out (burst), a signal or a fatal service error; the exit
         code: 0, RECYCLE, or a ServiceError's (EX_NOPERM, EX_UNAVAILABLE)."""
         from worker.backend import configure_devices
-        from worker.registry import Registry
 
         self._install_signal_handlers()
         configure_devices()
-        self.registry = self.registry or Registry.default(self.config.modules)
-        if self.client is None:
-            self._owns_client = True
-            self.client = ParzenClient(
-                self.config.url, self.config.token, retry_seconds=self.config.retry_seconds
-            )
         try:
             code = self._serve()
         except ServiceError as exc:
@@ -139,7 +137,6 @@ class Daemon:
         return code
 
     def _serve(self) -> int:
-        assert self.client is not None
         try:
             self.worker_id = self._register()
         except SERVICE_ERRORS as exc:
@@ -174,10 +171,11 @@ class Daemon:
             if ask.trial is not None:
                 self._run_trial(ask.trial, asked)
             elif ask.evaluation is not None:
+                job = FinalizationJob.from_dict(ask.evaluation)
                 try:
-                    self.counts[self._run_evaluation(ask.evaluation)] += 1
+                    self.counts[self._run_evaluation(job)] += 1
                 except SERVICE_ERRORS as exc:
-                    error = ServiceError(f"finalization {ask.evaluation['id']}", exc)
+                    error = ServiceError(f"finalization {job.id}", exc)
                     if error.fatal:
                         raise error from exc
                     log.warning("%s; leasing the next job", error)
@@ -196,7 +194,6 @@ class Daemon:
     def _clean_up(self) -> None:
         """Say goodbye (the server hands back any trial still running here and lists the
         worker as exited), then close the client; whatever ended the loop."""
-        assert self.client is not None
         try:
             if self.worker_id:
                 seconds = min(GOODBYE_SECONDS, self.config.retry_seconds)
@@ -209,11 +206,10 @@ class Daemon:
                 self.worker_id,
             )
         finally:
-            if self._owns_client:
+            if self.owns_client:
                 self.client.close()
 
     def _register(self) -> str:
-        assert self.client is not None and self.registry is not None
         worker = self.client.register_worker(
             host=socket.gethostname(),
             pid=os.getpid(),
@@ -242,7 +238,6 @@ class Daemon:
         from worker.callbacks import TrialFailed
         from worker.trainer import Objective, train_trial
 
-        assert self.client is not None and self.registry is not None
         reporter = TrialReporter(self.client, trial, self._shutdown)
         try:
             objective = Objective.from_dict(
@@ -312,15 +307,13 @@ class Daemon:
             return outcome, result.fit_seconds, result.callback_seconds
         return state, result.fit_seconds, result.callback_seconds
 
-    def _run_evaluation(self, job: dict[str, Any]) -> str:
+    def _run_evaluation(self, job: FinalizationJob) -> str:
         from worker.evaluation import run_job
 
-        assert self.client is not None and self.registry is not None
-        cache = self.config.artifact_dir / "evaluations" / str(job["id"])
-        return run_job(job, client=self.client, registry=self.registry, cache=cache)
+        cache = self.config.artifact_dir / "evaluations" / str(job.id)
+        return run_job(job.spec, client=self.client, registry=self.registry, cache=cache)
 
     def _tell_failed(self, trial: Trial, message: str, details: str | None) -> Outcome:
-        assert self.client is not None
         error = message + "\n\n" + (details or traceback.format_exc())
         log.warning("trial %s #%d failed: %s", trial.study, trial.number, message)
         try:
@@ -338,7 +331,6 @@ class Daemon:
     def _service_error(self, trial: Trial, exc: ServiceError) -> Outcome:
         """The service refused (or could not hear) a write about this trial: it is not the
         trial's failure. Hand it back if that can still work; go on, or stop if fatal."""
-        assert self.client is not None
         handed_back = "nothing to hand back"
         if exc.can_release:
             try:

@@ -22,9 +22,9 @@ from scipy.stats import spearmanr
 from sklearn.model_selection import KFold
 
 from worker.builders import Builder
-from worker.client import ParzenClient
 from worker.datasets import SearchData, Split
 from worker.ensemble import greedy_ensemble
+from worker.protocol import WorkerService
 from worker.registry import Registry
 from worker.reporting import Heartbeat
 from worker.scoring import Scorer, scorer_for, smooth_scorer
@@ -36,7 +36,7 @@ KFOLD_SPLITS = 3
 SMALL_VALIDATION = 1000  # rows: below this, rescore="auto" re-scores by k-fold
 
 
-def run_job(job: dict[str, Any], *, client: ParzenClient, registry: Registry, cache: Path) -> str:
+def run_job(job: dict[str, Any], *, client: WorkerService, registry: Registry, cache: Path) -> str:
     """Run a finalization job the daemon leased and send its report (or its error); what to
     count: "evaluation" or "evaluation failed". Service errors pass through to the daemon."""
     log.info("finalizing study %s: %d candidates", job["study"], len(job["candidates"]))

@@ -37,7 +37,7 @@ def serve(port: int) -> None:
 
 
 class Timing(Protocol):
-    """What the daemon records of a trial (worker.daemon.TrialTiming)."""
+    """What the daemon records of a trial (worker.reporting.TrialTiming)."""
 
     @property
     def outcome(self) -> str: ...

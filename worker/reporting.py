@@ -1,6 +1,6 @@
 """A trial's contact with the server while it trains: reports from a thread of their own,
-and a heartbeat for epochs longer than the lease. Kept apart from the daemon's loop (issue 16),
-so that each can be read on its own.
+a heartbeat for epochs longer than the lease, and where the trial's time went. Kept apart
+from the daemon's loop (issue 16), so that each can be read on its own.
 
 What the server refuses, or cannot hear, is a `ServiceError`: not the trial's failure. The
 daemon tells it apart from `TrialFailed` and from the errors of build and fit, as KerasTuner's
@@ -13,12 +13,14 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import httpx
 
 from worker import metrics as worker_metrics
-from worker.client import ParzenClient, ParzenError, ServerUnavailable, Trial
+from worker.client import ParzenError, ServerUnavailable, Trial
+from worker.protocol import WorkerService
 
 log = logging.getLogger("parzen.worker")
 
@@ -26,6 +28,26 @@ log = logging.getLogger("parzen.worker")
 # or no connection for longer than the client's retry_seconds).
 SERVICE_ERRORS = (ParzenError, httpx.TransportError, ServerUnavailable)
 EX_UNAVAILABLE, EX_NOPERM = 69, 77  # sysexits.h: the server is gone; the token is refused
+
+Outcome = Literal["complete", "pruned", "failed", "released", "lost"]
+
+
+@dataclass(frozen=True)
+class TrialTiming:
+    """Where a trial's time went, for bench/worker_overhead.py and worker/metrics.py."""
+
+    number: int
+    outcome: Outcome
+    lease_seconds: float  # asking the server for this trial
+    total_seconds: float  # from asking to told, lease included
+    fit_seconds: float  # inside model.fit, our callbacks included
+    callback_seconds: float  # of fit_seconds: reporting and checkpoint saving
+    rss_bytes: int  # resident memory after the trial
+
+    @property
+    def overhead_seconds(self) -> float:
+        """Everything but the training itself: lease, build, reports, saving, tell."""
+        return self.total_seconds - (self.fit_seconds - self.callback_seconds)
 
 
 class ServiceError(Exception):
@@ -91,7 +113,7 @@ class TrialReporter:
     next epoch's report, it stops the fit, and the trainer lets it through untouched.
     """
 
-    def __init__(self, client: ParzenClient, trial: Trial, shutdown: threading.Event) -> None:
+    def __init__(self, client: WorkerService, trial: Trial, shutdown: threading.Event) -> None:
         self.client, self.trial, self.shutdown = client, trial, shutdown
         self.stopped_by: Literal["", "server", "shutdown"] = ""
         self._lock = threading.Lock()

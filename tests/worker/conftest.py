@@ -13,7 +13,7 @@ import pytest
 from service.server import ServerThread
 from tests.conftest import ADMIN_TOKEN
 from worker.client import ParzenClient
-from worker.daemon import Daemon, DaemonConfig
+from worker.daemon import Daemon, DaemonConfig, create
 
 
 @pytest.fixture(params=["sqlite"])
@@ -38,7 +38,7 @@ def run_daemon(live_server: ServerThread, tmp_path: Path) -> Callable[..., Daemo
     def run(timeout: float = 240, client: ParzenClient | None = None, **config: Any) -> Daemon:
         config.setdefault("artifact_dir", tmp_path / "artifacts")
         config.setdefault("token", ADMIN_TOKEN)
-        daemon = Daemon(
+        daemon = create(
             DaemonConfig(url=live_server.url, burst=True, poll_seconds=0.2, **config),
             client=client,
         )

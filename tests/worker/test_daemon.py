@@ -159,7 +159,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
 def test_daemon_asks_to_be_recycled_after_its_quota_of_trials(
     api: ParzenClient, live_server: ServerThread, tmp_path: Path
 ) -> None:
-    from worker.daemon import RECYCLE, DaemonConfig
+    from worker.daemon import RECYCLE, DaemonConfig, create
 
     api.create_study(study("recycled", "mlp", "digits_flat", MLP_SPACE))
     config = DaemonConfig(
@@ -170,11 +170,11 @@ def test_daemon_asks_to_be_recycled_after_its_quota_of_trials(
         artifact_dir=tmp_path,
         max_trials_per_process=1,
     )
-    first = Daemon(config)
+    first = create(config)
     assert first.run() == RECYCLE and first.counts == {"complete": 1}
-    second = Daemon(config)  # what the supervisor starts next
+    second = create(config)  # what the supervisor starts next
     assert second.run() == RECYCLE and second.counts == {"complete": 1}
-    assert Daemon(config).run() == 0  # nothing left
+    assert create(config).run() == 0  # nothing left
     assert api.get_study("recycled")["counts"] == {"complete": 2}
 
 
@@ -346,13 +346,13 @@ def test_unreachable_server_exits_non_zero_instead_of_raising(tmp_path: Path) ->
     server stays unreachable past retry_seconds, instead of exiting EX_UNAVAILABLE."""
     import socket
 
-    from worker.daemon import DaemonConfig
+    from worker.daemon import DaemonConfig, create
     from worker.reporting import EX_UNAVAILABLE
 
     with socket.socket() as free:  # a port nothing listens on
         free.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{free.getsockname()[1]}"
-    daemon = Daemon(DaemonConfig(url=url, burst=True, retry_seconds=0.5, artifact_dir=tmp_path))
+    daemon = create(DaemonConfig(url=url, burst=True, retry_seconds=0.5, artifact_dir=tmp_path))
     assert daemon.run() == EX_UNAVAILABLE
     assert daemon.client is not None and daemon.client.is_closed
 
