@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -148,8 +149,20 @@ def test_reporter_errors_pass_through_unwrapped(wine, tmp_path):
         )
 
 
-def test_configure_devices_runs_without_gpus():
+def test_configure_devices_runs_without_gpus(caplog: pytest.LogCaptureFixture) -> None:
+    """Fails if device setup raises or warns on a machine without GPUs, leaves a GPU it
+    found without memory growth (TensorFlow would take all its memory at the first op), or
+    leaves the backend unable to compute."""
+    caplog.set_level(logging.WARNING, "worker.backend")
     configure_devices()
+    assert [r.getMessage() for r in caplog.records] == []
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        assert all(tf.config.experimental.get_memory_growth(gpu) for gpu in gpus)
+    doubled = keras.ops.convert_to_numpy(keras.ops.ones((2,)) * 2)
+    assert doubled.tolist() == [2.0, 2.0]
 
 
 def nan_builder(params: Mapping[str, Any], info: DatasetInfo) -> keras.Model:
