@@ -6,7 +6,8 @@ One process per GPU (see worker/launcher.py). The loop is short on purpose:
         ask = client.lease(worker_id)
         ok -> run the trial; wait -> sleep; done -> exit in burst mode, else sleep
 
-Two kinds of error, kept apart as KerasTuner's `_try_run_and_update_trial` keeps them:
+Two kinds of error, kept apart as KerasTuner's `_try_run_and_update_trial` keeps them (a
+trial is run, and the two told apart, in worker/trial_run.py):
 
 - The trial's own failure (its builder raises, a NaN loss, out of memory, its dataset fails to
   load): told `failed` with its traceback, and the loop goes on. A study that fails
@@ -36,26 +37,19 @@ import signal
 import socket
 import threading
 import time
-import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import psutil
 
 from worker import metrics as worker_metrics
 from worker.client import ParzenClient, Trial
 from worker.protocol import FinalizationJob, WorkerService
-from worker.reporting import (
-    SERVICE_ERRORS,
-    Heartbeat,
-    Outcome,
-    ServiceError,
-    TrialReporter,
-    TrialTiming,
-)
+from worker.reporting import SERVICE_ERRORS, Outcome, ServiceError, TrialTiming
+from worker.trial_run import TrialRunner
 
 if TYPE_CHECKING:
     from worker.registry import Registry
@@ -112,6 +106,16 @@ class Daemon:
     _shutdown: threading.Event = field(default_factory=threading.Event)
     _failures_in_a_row: Counter[str] = field(default_factory=Counter)
     _given_up: dict[str, str] = field(default_factory=dict)
+    _runner: TrialRunner = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._runner = TrialRunner(
+            self.client,
+            self.registry,
+            self._shutdown,
+            artifact_dir=self.config.artifact_dir,
+            tensorboard_dir=self.config.tensorboard_dir,
+        )
 
     def run(self) -> int:
         """Serve until the work runs out (burst), a signal or a fatal service error; the exit
@@ -221,7 +225,7 @@ class Daemon:
 
     def _run_trial(self, trial: Trial, asked: float) -> None:
         started = time.perf_counter()
-        outcome, fit_seconds, callback_seconds = self._train_and_tell(trial)
+        outcome, fit_seconds, callback_seconds = self._runner.run(trial)
         self.counts[outcome] += 1
         rss = psutil.Process().memory_info().rss
         total = time.perf_counter() - asked
@@ -234,123 +238,11 @@ class Daemon:
         log.info("trial %s #%d: %s in %.1f s", trial.study, trial.number, outcome, total)
         self._count_failure(trial.study, outcome)
 
-    def _train_and_tell(self, trial: Trial) -> tuple[Outcome, float, float]:
-        from worker.callbacks import TrialFailed
-        from worker.trainer import Objective, train_trial
-
-        reporter = TrialReporter(self.client, trial, self._shutdown)
-        try:
-            objective = Objective.from_dict(
-                {k: v for k, v in trial.objective.items() if v is not None},
-                metric=trial.metric,
-                direction="maximize" if trial.direction == "maximize" else "minimize",
-            )
-            data = self.registry.load_search(objective.dataset, objective.split)
-            builder = self.registry.builder(objective.builder)
-            client = self.client
-            beat = Heartbeat(
-                lambda: client.heartbeat(
-                    trial.id, lease_token=trial.lease_token, attempt=trial.attempt
-                ),
-                trial.lease_seconds,
-                on_error=reporter.fail,
-            )
-            with beat:
-                result = train_trial(
-                    params=trial.params,
-                    objective=objective,
-                    data=data,
-                    builder=builder,
-                    reporter=reporter,
-                    artifact_dir=self._trial_dir(self.config.artifact_dir, trial),
-                    log_dir=self._tensorboard_dir(trial, objective.tensorboard),
-                )
-                reporter.close()  # every epoch on record before the tell
-        except ServiceError as exc:  # from a report or heartbeat: not the trial's failure
-            return self._service_error(trial, exc), 0.0, 0.0
-        except TrialFailed as exc:
-            return self._tell_failed(trial, str(exc), exc.traceback), 0.0, 0.0
-        except Exception as exc:
-            return self._tell_failed(trial, f"{type(exc).__name__}: {exc}", None), 0.0, 0.0
-        finally:
-            reporter.close(raise_error=False)
-        if reporter.stopped_by == "shutdown":
-            try:
-                self.client.release(trial.id, lease_token=trial.lease_token, attempt=trial.attempt)
-            except SERVICE_ERRORS as exc:
-                return self._service_error(trial, ServiceError("release", exc)), 0.0, 0.0
-            return "released", result.fit_seconds, result.callback_seconds
-        metrics: dict[str, object] = {
-            **result.metrics,
-            "best_epoch": result.best_epoch,
-            "epochs_run": result.epochs_run,
-            "fit_seconds": result.fit_seconds,
-            "artifact": str(result.artifact) if result.artifact else None,
-        }
-        state: Literal["complete", "pruned"] = "pruned" if result.pruned else "complete"
-        try:
-            if state == "complete" and result.artifact is not None:
-                # Before the tell: a complete trial's checkpoint is there for finalization.
-                self.client.upload_artifact(
-                    trial.id, result.artifact, lease_token=trial.lease_token
-                )
-            self.client.tell(
-                trial.id,
-                state,
-                result.value,
-                metrics=metrics,
-                lease_token=trial.lease_token,
-                attempt=trial.attempt,
-            )
-        except SERVICE_ERRORS as exc:
-            outcome = self._service_error(trial, ServiceError(f"tell {state}", exc))
-            return outcome, result.fit_seconds, result.callback_seconds
-        return state, result.fit_seconds, result.callback_seconds
-
     def _run_evaluation(self, job: FinalizationJob) -> str:
         from worker.evaluation import run_job
 
         cache = self.config.artifact_dir / "evaluations" / str(job.id)
         return run_job(job.spec, client=self.client, registry=self.registry, cache=cache)
-
-    def _tell_failed(self, trial: Trial, message: str, details: str | None) -> Outcome:
-        error = message + "\n\n" + (details or traceback.format_exc())
-        log.warning("trial %s #%d failed: %s", trial.study, trial.number, message)
-        try:
-            self.client.tell(
-                trial.id,
-                "failed",
-                error=error[-50_000:],
-                lease_token=trial.lease_token,
-                attempt=trial.attempt,
-            )
-        except SERVICE_ERRORS as exc:
-            return self._service_error(trial, ServiceError("tell failed", exc))
-        return "failed"
-
-    def _service_error(self, trial: Trial, exc: ServiceError) -> Outcome:
-        """The service refused (or could not hear) a write about this trial: it is not the
-        trial's failure. Hand it back if that can still work; go on, or stop if fatal."""
-        handed_back = "nothing to hand back"
-        if exc.can_release:
-            try:
-                self.client.release(trial.id, lease_token=trial.lease_token, attempt=trial.attempt)
-                handed_back = "handed it back"
-            except SERVICE_ERRORS as again:
-                handed_back = f"could not hand it back ({again})"
-        if exc.fatal:
-            # One line for it all, from run(): this trial, the cause, and the exit.
-            action = f"{exc.action} of trial {trial.study} #{trial.number}"
-            raise ServiceError(action, exc.cause) from exc.cause
-        log.warning(
-            "trial %s #%d stopped, not failed: %s on %s; %s; leasing the next trial",
-            trial.study,
-            trial.number,
-            exc.what,
-            exc.action,
-            handed_back,
-        )
-        return "lost"
 
     def _count_failure(self, study: str, outcome: Outcome) -> None:
         if outcome in ("lost", "released"):
@@ -363,16 +255,6 @@ class Daemon:
             reason = f"{self.config.max_failures} trials failed in a row"
             self._given_up[study] = reason
             log.error("worker stops leasing study %s: %s (see the trials' errors)", study, reason)
-
-    @staticmethod
-    def _trial_dir(root: Path, trial: Trial) -> Path:
-        return root / trial.study / f"trial-{trial.number}-attempt-{trial.attempt}"
-
-    def _tensorboard_dir(self, trial: Trial, wanted: bool) -> Path | None:
-        if not wanted:
-            return None
-        root = self.config.tensorboard_dir or self.config.artifact_dir / "tensorboard"
-        return self._trial_dir(root, trial)
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
