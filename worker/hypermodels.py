@@ -17,6 +17,7 @@ search space from it (`parzen study create --hypermodel my_cnn`).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -75,10 +76,9 @@ def as_builder(hypermodel: Any) -> Callable[[Mapping[str, Any], Any], Any]:
         return build(HyperParameters(values_from_params(tree, params)))
 
     builder.__doc__ = f"Parzen builder of the hypermodel {hypermodel!r}."
-    try:
+    # An object that takes no attributes gets a new builder each time.
+    with contextlib.suppress(AttributeError, TypeError):
         setattr(hypermodel, _ADAPTER, builder)
-    except (AttributeError, TypeError):
-        pass  # an object that takes no attributes: a new builder each time
     return builder
 
 

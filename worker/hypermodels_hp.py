@@ -67,7 +67,7 @@ def _range_grid(d: Declaration) -> list[Any]:
     out: list[Any] = []
     value: float = d.low
     while value <= d.high * (1 + 1e-12) and len(out) <= 10_000:
-        out.append(int(round(value)) if d.kind == "int" else float(f"{value:.12g}"))
+        out.append(round(value) if d.kind == "int" else float(f"{value:.12g}"))
         value = value * step if d.sampling == "log" else value + step
     return out
 
@@ -86,7 +86,7 @@ class HyperParameters:
 
     # -- declarations ---------------------------------------------------------------------
 
-    def Int(  # noqa: N802 (KerasTuner's names)
+    def Int(
         self,
         name: str,
         min_value: int,
@@ -108,7 +108,7 @@ class HyperParameters:
         decl = Declaration(name, "int", fallback, low, high, step, kind_sampling)
         return self._declare(decl, parent_name, parent_values)
 
-    def Float(  # noqa: N802
+    def Float(
         self,
         name: str,
         min_value: float,
@@ -130,7 +130,7 @@ class HyperParameters:
         decl = Declaration(name, "float", fallback, low, high, step, kind_sampling)
         return self._declare(decl, parent_name, parent_values)
 
-    def Choice(  # noqa: N802
+    def Choice(
         self,
         name: str,
         values: Sequence[Any],
@@ -149,7 +149,7 @@ class HyperParameters:
         decl = Declaration(name, "choice", fallback, values=options)
         return self._declare(decl, parent_name, parent_values)
 
-    def Boolean(  # noqa: N802
+    def Boolean(
         self,
         name: str,
         default: bool = False,
@@ -160,7 +160,7 @@ class HyperParameters:
         decl = Declaration(name, "boolean", bool(default), values=(False, True))
         return self._declare(decl, parent_name, parent_values)
 
-    def Fixed(  # noqa: N802
+    def Fixed(
         self,
         name: str,
         value: Any,
@@ -173,7 +173,9 @@ class HyperParameters:
     # -- scopes and values ----------------------------------------------------------------
 
     @contextmanager
-    def conditional_scope(self, parent_name: str, parent_values: Sequence[Any] | Any) -> Iterator[None]:
+    def conditional_scope(
+        self, parent_name: str, parent_values: Sequence[Any] | Any
+    ) -> Iterator[None]:
         """Declarations inside are active only while `parent_name` is one of `parent_values`."""
         if parent_name not in self._names:
             raise HyperparameterError(
