@@ -221,3 +221,22 @@ def _column(values: list[Any]) -> Any:
     if kinds == {int, float}:
         return pa.array([None if v is None else float(v) for v in values])
     return pa.array([None if v is None else json.dumps(v) for v in values])
+
+
+def optuna_rows(study: Any) -> list[dict[str, Any]]:
+    """The finished trials of an `optuna.Study` as rows: its parameter names become
+    `params.` columns (a dotted name nests, as in an export), pruned trials keep their last
+    intermediate value."""
+    states = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        state = states.get(trial.state.name)
+        if state is None:
+            continue  # running or waiting: no result
+        value = trial.value
+        if state == "pruned" and value is None and trial.intermediate_values:
+            value = trial.intermediate_values[max(trial.intermediate_values)]
+        row: dict[str, Any] = {"number": trial.number, "state": state, "value": value}
+        row.update({f"params.{k}": v for k, v in trial.params.items()})
+        rows.append(row)
+    return rows
