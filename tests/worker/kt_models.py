@@ -20,6 +20,7 @@ def digits(n: int = 240) -> tuple[Any, Any, Any, Any]:
     return x[:n], y[:n], x[n : n + 120], y[n : n + 120]
 
 
+@register_hypermodel("kt_conditional")
 def build_conditional(hp: Any) -> keras.Model:
     """KerasTuner's model-selection example: an mlp or a cnn, each with its own
     parameters under conditional_scope, a nested scope, steps and log sampling."""
@@ -67,7 +68,6 @@ def kt_hypermodel_class() -> Any:
     """`build_conditional` as a real `keras_tuner.HyperModel` subclass."""
     import keras_tuner
 
-    @register_hypermodel("kt_conditional")
     class Conditional(keras_tuner.HyperModel):  # type: ignore[misc]
         def build(self, hp: Any) -> keras.Model:
             return build_conditional(hp)

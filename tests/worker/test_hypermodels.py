@@ -97,6 +97,18 @@ def test_trials_proposed_by_parzen_build_valid_models_that_train() -> None:
     assert seen == {"mlp", "cnn"}
 
 
+@pytest.mark.slow
+def test_the_daemon_trains_a_hypermodel_study_created_from_its_space(api, run_daemon) -> None:
+    """A hypermodel registered from a module is a builder the worker daemon runs as it is."""
+    from tests.worker.conftest import study
+
+    body = study("hm", "kt_conditional", "digits", hypermodel_space(build_conditional))
+    api.create_study(body | {"budget": {"max_trials": 3, "max_parallel": 1}})
+    daemon = run_daemon(modules=("tests.worker.kt_models",))
+    assert daemon.counts == {"complete": 3}
+    assert {t["state"] for t in api.all_trials("hm")} == {"complete"}
+
+
 def test_values_and_nested_params_convert_both_ways() -> None:
     tree = build_tree(record_space(build_conditional))
     params = {
