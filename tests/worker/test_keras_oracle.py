@@ -65,6 +65,43 @@ def test_the_oracle_drives_a_real_tuner_search_and_the_best_round_trips(
 
 
 @pytest.mark.slow
+def test_the_oracle_callback_lets_the_studys_pruner_stop_a_trial(
+    live_server: ServerThread, tmp_path: Path
+) -> None:
+    """Every epoch is reported; behind a finished trial at every epoch, the median pruner
+    stops the tuner's fit and the trial is told pruned."""
+    from worker.hypermodels_oracle import ParzenOracle
+
+    oracle = ParzenOracle(
+        study="kt-pruned", objective="val_accuracy", max_trials=2, url=live_server.url,
+        token=ADMIN_TOKEN, poll_seconds=0.2,
+    )  # fmt: skip
+    tuner = keras_tuner.Tuner(hypermodel=build_conditional, oracle=oracle, directory=tmp_path)
+    with ParzenClient(live_server.url, ADMIN_TOKEN) as api:
+        api.create_study(
+            {
+                "name": "kt-pruned",
+                "direction": "maximize",
+                "metric": "val_accuracy",
+                "space": oracle.parzen_space(),
+                "pruner": {"type": "median", "n_startup_trials": 1, "n_warmup_steps": 0},
+                "budget": {"max_trials": 2, "max_parallel": 1},
+            }
+        )
+        with api.start_trial("kt-pruned") as leader:
+            for step in range(1, 11):
+                leader.report(step, {"val_accuracy": 0.999})
+        x, y, xv, yv = digits(120)
+        tuner.search(
+            x, y, validation_data=(xv, yv), epochs=8, batch_size=32, verbose=0,
+            callbacks=[oracle.callback()],
+        )  # fmt: skip
+        pruned = api.trial("kt-pruned", 2)
+    assert pruned["state"] == "pruned"
+    assert pruned["last_step"] < 8
+
+
+@pytest.mark.slow
 def test_two_processes_share_a_study_and_a_killed_ones_trial_comes_back(
     live_server: ServerThread, tmp_path: Path
 ) -> None:
