@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy service worker cli
+	$(BIN)/mypy service worker cli parzen
 
 bench: $(STAMP)
 	$(BIN)/python bench/ask_latency.py

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from cli.common import DEFAULT_URL, TokenOption, UrlOption, client, console, load_document
+from cli.export import register as register_export
 from cli.report import print_report
 
 app = typer.Typer(help="Create and inspect studies.", no_args_is_help=True)
@@ -18,12 +19,23 @@ app = typer.Typer(help="Create and inspect studies.", no_args_is_help=True)
 @app.command()
 def create(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML or JSON.")],
+    hypermodel: Annotated[
+        str | None, typer.Option(help="Fill in the space from this KerasTuner-style hypermodel.")
+    ] = None,
+    module: Annotated[
+        list[str] | None, typer.Option(help="A module to import that registers hypermodels.")
+    ] = None,
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
 ) -> None:
     """Create a study from a YAML or JSON file."""
+    document = load_document(file)
+    if hypermodel is not None:
+        from cli.hypermodel import fill_space
+
+        document = fill_space(document, hypermodel, module or [])
     with client(url, token) as api:
-        study = api.create_study(load_document(file))
+        study = api.create_study(document)
     console.print(f"created study [bold]{study['name']}[/bold] (seed {study['seed']})")
 
 
@@ -158,3 +170,6 @@ def _fmt(value: float | None) -> str:
 def _short(params: dict[str, Any]) -> str:
     text = ", ".join(f"{k}={v}" for k, v in params.items())
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+register_export(app)  # export, import (cli/export.py)

@@ -16,7 +16,16 @@ from fastapi.routing import APIRoute
 
 from service import dashboard, metrics
 from service.access import FailureLimiter, LoopbackOnly
-from service.api import artifacts, finalizations, health, studies, tokens, trials, workers
+from service.api import (
+    artifacts,
+    finalizations,
+    health,
+    imports,
+    studies,
+    tokens,
+    trials,
+    workers,
+)
 from service.api.errors import validation_failed
 from service.api.responses import EVERY_API_ROUTE
 from service.artifacts import open_store
@@ -78,7 +87,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         app.add_middleware(LoopbackOnly)  # whatever host the server was told to bind
 
     api = APIRouter(prefix="/api/v1", responses=EVERY_API_ROUTE)
-    for module in (studies, trials, tokens, workers, finalizations, artifacts):
+    for module in (studies, imports, trials, tokens, workers, finalizations, artifacts):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)  # /healthz, /readyz, /metrics: no token (probes)

@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx
 from tenacity import (
@@ -23,6 +23,9 @@ from tenacity import (
     stop_after_delay,
     wait_exponential_jitter,
 )
+
+if TYPE_CHECKING:
+    from worker.trial_session import TrialSession
 
 DOWNLOAD_CHUNK_BYTES = 2**20
 AskStatus = Literal["ok", "wait", "done", "paused", "stopped"]
@@ -96,6 +99,15 @@ class Ask:
 
 
 class ParzenClient:
+    """The Parzen service from Python (public as `parzen.Client`).
+
+    `ParzenClient(url, token)` (else `PARZEN_URL` and `PARZEN_TOKEN`); use it as a context
+    manager, or `close()` it. Studies: `create_study`, `get_study`, `list_studies`, `trials`,
+    `best_trial`, `trials_dataframe`, `import_trials`. Running trials: `start_trial` (a
+    `with` block and a Keras callback), or `ask` / `report` / `tell` for any other code.
+    A refusal raises `ParzenError` (its `detail` says what to fix).
+    """
+
     # The longest wait between two retries: a lease must be well over it (the default lease
     # is 60 s), or a worker retrying through an outage loses its trial anyway.
     BACKOFF_MAX_SECONDS = 10.0
@@ -226,6 +238,57 @@ class ParzenClient:
 
     def best_trial(self, study: str) -> dict[str, Any]:
         return self._json("GET", f"/studies/{study}/best")
+
+    # The front door for training scripts, pandas and warm starts (issue 14)
+    def start_trial(
+        self,
+        study: str,
+        *,
+        worker_id: str | None = None,
+        poll_seconds: float = 1.0,
+        wait_seconds: float | None = None,
+    ) -> TrialSession:
+        """`with client.start_trial("study") as trial:` one trial of the study, for a script
+        of your own: `trial.params`, `trial.keras_callback()` (reports every epoch, stops
+        `fit` when the server prunes), `trial.tell(value)`. Leaving the block tells the
+        result (else the best reported value), `pruned`, or `failed` with the traceback.
+        Waits while the budget is in flight (up to `wait_seconds`); raises
+        `NoTrialAvailable` when the study gives no more trials."""
+        from worker.trial_session import TrialSession
+
+        return TrialSession(
+            self, study, worker_id=worker_id, poll_seconds=poll_seconds, wait_seconds=wait_seconds
+        )
+
+    def all_trials(self, study: str, *, state: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every trial of a study, by number (read a page of 1000 at a time)."""
+        out: list[dict[str, Any]] = []
+        while True:
+            page = self.trials(study, state=state, offset=len(out), limit=1000)
+            out.extend(page["data"])
+            if not page["data"] or len(out) >= page["count"]:
+                return out
+
+    def trials_dataframe(self, study: str) -> Any:
+        """Every trial as a pandas DataFrame, one row a trial (as Optuna's
+        `trials_dataframe`): number, state, value, attempt, epochs, timings, then the
+        flattened parameters (`params.layer`, `params.layer.filters`) and `metrics.*`.
+        Needs pandas (`pip install parzen[export]`)."""
+        import pandas as pd
+
+        from worker.trials_table import table
+
+        columns, rows = table(self.all_trials(study))
+        return pd.DataFrame(rows, columns=columns)
+
+    def import_trials(self, study: str, trials: list[dict[str, Any]]) -> list[int]:
+        """Append finished trials (`{"params", "state", "value", "metrics"}`) to a study's
+        history (a warm start); returns their numbers. Nothing is stored if one is invalid."""
+        numbers: list[int] = []
+        for start in range(0, len(trials), 1000):
+            body = {"trials": trials[start : start + 1000]}
+            numbers += self._json("POST", f"/studies/{study}/trials/import", json=body)["numbers"]
+        return numbers
 
     # Artifacts and the sealed test step
     def upload_artifact(self, trial_id: int, path: Path, *, lease_token: str) -> None:

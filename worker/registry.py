@@ -3,7 +3,9 @@
 Three sources, loaded in this order by `Registry.default(modules)`:
 
 1. Built-ins: the modules in `BUILTIN_MODULES`.
-2. Installed packages: entry points in the groups `parzen.builders` and `parzen.datasets`.
+2. Installed packages: entry points in the groups `parzen.builders` and `parzen.datasets`
+   (and `parzen.hypermodels`: KerasTuner-style `build(hp)` hypermodels, registered as
+   builders; see worker/hypermodels.py).
    The entry point's name is the registered name; it points at a builder function, or at a
    `Dataset` subclass (or any zero-argument callable returning a `Dataset`)::
 
@@ -40,12 +42,14 @@ logger = logging.getLogger(__name__)
 
 BUILDER_GROUP = "parzen.builders"
 DATASET_GROUP = "parzen.datasets"
+HYPERMODEL_GROUP = "parzen.hypermodels"
+HYPERMODEL_MARK = "__parzen_hypermodel__"  # set by worker.hypermodels.register_hypermodel
 BUILTIN_MODULES = ("worker.builders.mlp", "worker.builders.convnet", "worker.datasets.builtin")
 
 _BUILDER_MARK = "__parzen_builder__"
 _DATASET_MARK = "__parzen_dataset__"
 
-Kind = Literal["builder", "dataset"]
+Kind = Literal["builder", "dataset", "hypermodel"]
 DatasetFactory = Callable[[], Dataset]
 B = TypeVar("B", bound=Callable[..., Any])
 D = TypeVar("D", bound=Callable[[], Dataset])
@@ -91,6 +95,7 @@ class Registry:
     def __init__(self) -> None:
         self._builders: dict[str, _Entry] = {}
         self._datasets: dict[str, _Entry] = {}
+        self._hypermodels: dict[str, _Entry] = {}
         self._dataset_instances: dict[str, Dataset] = {}
         self._search_data: dict[tuple[str, SplitSpec], SearchData] = {}
         self.problems: list[str] = []
@@ -125,8 +130,26 @@ class Registry:
                 raise PluginError(f"cannot import plugin module {name!r}: {exc}") from exc
             self._register_marked(module)
 
+    def add_hypermodel(self, name: str, hypermodel: Any, *, source: str) -> None:
+        """A KerasTuner-style hypermodel, registered as the builder `name` as well."""
+        from worker.hypermodels import as_builder
+
+        self._add(self._hypermodels, "hypermodel", name, _Entry(hypermodel, source))
+        self.add_builder(name, as_builder(hypermodel), source=source)
+
+    def hypermodel(self, name: str) -> Any:
+        entry = self._hypermodels.get(name)
+        if entry is None:
+            raise self._unknown("hypermodel", name, self._hypermodels, HYPERMODEL_GROUP)
+        return entry.obj
+
     def load_entry_points(self) -> None:
-        for group, add in ((BUILDER_GROUP, self.add_builder), (DATASET_GROUP, self.add_dataset)):
+        groups: tuple[tuple[str, Callable[..., None]], ...] = (
+            (BUILDER_GROUP, self.add_builder),
+            (DATASET_GROUP, self.add_dataset),
+            (HYPERMODEL_GROUP, self.add_hypermodel),
+        )
+        for group, add in groups:
             for point in entry_points(group=group):
                 source = f"entry point {point.name!r} = {point.value!r} ({group})"
                 try:
@@ -195,6 +218,8 @@ class Registry:
                 self.add_builder(own[_BUILDER_MARK], obj, source=source)
             if _DATASET_MARK in own:
                 self.add_dataset(own[_DATASET_MARK], obj, source=source)
+            if HYPERMODEL_MARK in own:
+                self.add_hypermodel(own[HYPERMODEL_MARK], obj, source=source)
 
     @staticmethod
     def _add(table: dict[str, _Entry], kind: Kind, name: str, entry: _Entry) -> None:
