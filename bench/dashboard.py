@@ -46,6 +46,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+if not __package__:  # run as a script: this tree's service, not the installed one
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from service.algorithms import RandomSampler
 from service.config import Settings
 from service.db.engine import make_engine
