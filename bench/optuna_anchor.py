@@ -156,7 +156,11 @@ def timed_ask(study: optuna.Study, objective: Any) -> float:
     return seconds
 
 
-def load_rdb(url: str, name: str, seed: int) -> optuna.Study:
+def load_rdb(url: str, name: str, seed: int, *, connections: int | None = None) -> optuna.Study:
+    """The study through a storage of its own; `connections` caps its pool (a load test's
+    64 clients must fit PostgreSQL's max_connections)."""
+    kwargs = {} if connections is None else {"pool_size": connections, "max_overflow": 1}
+    storage = RDBStorage(url, engine_kwargs=kwargs)
     return optuna.load_study(
-        study_name=name, storage=RDBStorage(url), sampler=optuna.samplers.TPESampler(seed=seed)
+        study_name=name, storage=storage, sampler=optuna.samplers.TPESampler(seed=seed)
     )
