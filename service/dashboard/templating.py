@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 
 HERE = Path(__file__).parent
-PLOTLY_VERSION = version("plotly")
+PLOTLY_VERSION = "4.1.1"  # plotly.js of the vendored bundle, static/vendor/ (in its URL)
 
 templates = Jinja2Templates(directory=HERE / "templates")
 

@@ -824,11 +824,14 @@ def page_of_trials(
     if states:
         where.append(Trial.state.in_(states))
     total = session.scalar(select(func.count(Trial.id)).where(*where)) or 0
-    rows = session.scalars(
-        select(Trial)
+    # Sort and skip narrow rows (ids), then load the page's whole rows: sorting 100,000 whole
+    # rows (vals, params, metrics) for a deep page took seconds on SQLite.
+    ids = session.scalars(
+        select(Trial.id)
         .where(*where)
         .order_by(ordering.nulls_last(), Trial.number)
         .offset(offset)
         .limit(limit)
     ).all()
-    return [trial_record(r, study_name=study_name) for r in rows], total
+    by_id = {r.id: r for r in session.scalars(select(Trial).where(Trial.id.in_(ids)))}
+    return [trial_record(by_id[i], study_name=study_name) for i in ids], total

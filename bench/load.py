@@ -1,0 +1,450 @@
+"""Load: N simulated workers against `parzen server --workers K` on PostgreSQL, beside the
+same loop through Optuna's RDB storage on the same PostgreSQL.
+
+The server runs as real processes (`python -m cli.main server --workers K`) on a database
+of its own; the load generator is another process (`--generate`), N threads each with its
+own `ParzenClient`. The generator runs these phases, and reads the server processes' CPU
+time (psutil, the uvicorn master and its workers) around each:
+
+- loop: for `--seconds`, every worker asks, reports `--epochs` epochs, and tells; requests/s
+  and p50/p95/p99 per endpoint, and server CPU per request over the whole mix;
+- ask, report, heartbeat, tell: the same N workers send only that request (each asks
+  `--held` trials and keeps them, reports and heartbeats on them, then tells them), so the
+  server's CPU in the phase over its requests is that endpoint's CPU per request.
+
+Then N threads of `optuna.load_study(...)` on a second database of the same PostgreSQL run
+the loop (ask with its suggestions, `trial.report` per epoch, tell) for as long, as the anchor
+a team would otherwise deploy. The last line is `ask_p99_ms_at_<N>_workers: <ms>`.
+
+    python bench/load.py                          # 64 workers, 2 server processes, 30 s
+    python bench/load.py --workers 16 --seconds 10 --no-optuna
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+if not __package__:  # run as a script: python bench/load.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import optuna_anchor
+from bench.ask_latency import DEFAULT_POSTGRES_URL, SPACE, fresh_postgres, objective
+from worker.client import ParzenClient
+
+TOKEN = "bench-load-admin-token"
+STUDY = "load"
+ENDPOINTS = ("ask", "report", "heartbeat", "tell")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# The server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def parzen_server(url: str, processes: int) -> Iterator[tuple[str, int]]:
+    """`parzen server --workers K` on `url`: its address and the uvicorn master's pid."""
+    port = free_port()
+    env = os.environ | {
+        "PARZEN_DATABASE_URL": url,
+        "PARZEN_ADMIN_TOKEN": TOKEN,
+        "PARZEN_PORT": str(port),
+        "PARZEN_LEASE_SECONDS": "600",
+        # 2 x 20 connections at most: the shared PostgreSQL allows 100 in all.
+        "PARZEN_DB_POOL_SIZE": "10",
+        "PARZEN_DB_MAX_OVERFLOW": "10",
+    }
+    command = [sys.executable, "-m", "cli.main", "server", "--workers", str(processes)]
+    log = open(os.devnull, "w")  # noqa: SIM115
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    address = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{address}/readyz", timeout=2).status_code == 200:
+                    break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("parzen server did not become ready")
+            time.sleep(0.3)
+        yield address, server.pid
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its living children (uvicorn's workers)."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+# The load generator (its own process)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seconds: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+
+    def call(self, endpoint: str, fn: Callable[[], Any]) -> Any:
+        start = time.perf_counter()
+        try:
+            result = fn()
+        except Exception:
+            with self._lock:
+                self.errors[endpoint] += 1
+            raise
+        with self._lock:
+            self.seconds[endpoint].append(time.perf_counter() - start)
+        return result
+
+
+def in_threads(n: int, body: Callable[[int], None]) -> float:
+    threads = [threading.Thread(target=body, args=(k,), daemon=True) for k in range(n)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
+def generate(args: argparse.Namespace) -> dict[str, Any]:
+    """Every phase, with the server's CPU seconds around each."""
+    clients = [ParzenClient(args.url, TOKEN) for _ in range(args.workers)]
+    out: dict[str, Any] = {}
+
+    def phase(name: str, body: Callable[[int], None], recorder: Recorder) -> None:
+        before = cpu_seconds(args.server_pid)
+        wall = in_threads(args.workers, body)
+        out[name] = {
+            "wall": wall,
+            "cpu": cpu_seconds(args.server_pid) - before,
+            "seconds": dict(recorder.seconds),
+            "errors": dict(recorder.errors),
+        }
+
+    loop = Recorder()
+    stop_at = time.monotonic() + args.seconds
+
+    def worker_loop(k: int) -> None:
+        client, rng = clients[k], np.random.default_rng(k)
+        while time.monotonic() < stop_at:
+            ask = loop.call("ask", lambda: client.ask(STUDY))
+            if ask.trial is None:
+                time.sleep(0.05)
+                continue
+            trial = ask.trial
+            for epoch in range(1, args.epochs + 1):
+                values = {"loss": 1.0 / epoch}
+                loop.call(
+                    "report",
+                    lambda t=trial, e=epoch, v=values: client.report(
+                        t.id, e, v, lease_token=t.lease_token
+                    ),
+                )
+            value = objective(trial.params, rng)
+            loop.call(
+                "tell",
+                lambda t=trial, v=value: client.tell(
+                    t.id, "complete", v, lease_token=t.lease_token
+                ),
+            )
+
+    phase("loop", worker_loop, loop)
+    held: list[list[Any]] = [[] for _ in range(args.workers)]
+    single = {name: Recorder() for name in ENDPOINTS}
+
+    def ask_only(k: int) -> None:
+        for _ in range(args.held):
+            ask = single["ask"].call("ask", lambda: clients[k].ask(STUDY))
+            if ask.trial is not None:
+                held[k].append(ask.trial)
+
+    def report_only(k: int) -> None:
+        for step in range(1, 4):
+            for trial in held[k]:
+                single["report"].call(
+                    "report",
+                    lambda t=trial, s=step: clients[k].report(
+                        t.id, s, {"loss": 1.0 / s}, lease_token=t.lease_token
+                    ),
+                )
+
+    def heartbeat_only(k: int) -> None:
+        for _ in range(3):
+            for trial in held[k]:
+                single["heartbeat"].call(
+                    "heartbeat",
+                    lambda t=trial: clients[k].heartbeat(t.id, lease_token=t.lease_token),
+                )
+
+    def tell_only(k: int) -> None:
+        rng = np.random.default_rng(1000 + k)
+        for trial in held[k]:
+            value = objective(trial.params, rng)
+            single["tell"].call(
+                "tell",
+                lambda t=trial, v=value: clients[k].tell(
+                    t.id, "complete", v, lease_token=t.lease_token
+                ),
+            )
+
+    for name, body in zip(
+        ENDPOINTS, (ask_only, report_only, heartbeat_only, tell_only), strict=True
+    ):
+        phase(name, body, single[name])
+    for client in clients:
+        client.close()
+    return out
+
+
+def generate_optuna(args: argparse.Namespace) -> dict[str, Any]:
+    """The loop through Optuna's RDB storage: one load_study per thread."""
+    recorder = Recorder()
+    stop_at = time.monotonic() + args.seconds
+
+    def worker_loop(k: int) -> None:
+        study = recorder.call(
+            "load_study",
+            lambda: optuna_anchor.load_rdb(args.optuna_url, STUDY, seed=k, connections=1),
+        )
+        rng = np.random.default_rng(k)
+        while time.monotonic() < stop_at:
+            try:
+                trial, params = recorder.call("ask", lambda: ask_with_params(study))
+                for epoch in range(1, args.epochs + 1):
+                    recorder.call("report", lambda t=trial, e=epoch: t.report(1.0 / e, e))
+                value = objective(params, rng)
+                recorder.call("tell", lambda t=trial, v=value: study.tell(t, v))
+            except Exception:  # counted by the recorder; the client carries on
+                time.sleep(0.1)
+
+    wall = in_threads(args.workers, worker_loop)
+    return {
+        "loop": {"wall": wall, "seconds": dict(recorder.seconds), "errors": dict(recorder.errors)}
+    }
+
+
+def ask_with_params(study: Any) -> tuple[Any, dict[str, Any]]:
+    trial = study.ask()
+    return trial, optuna_anchor.suggest(trial)
+
+
+# Output
+
+
+def pct(xs: Sequence[float], q: float) -> str:
+    return f"{np.percentile(xs, q) * 1000:.1f}" if xs else "-"
+
+
+def render(
+    parzen: dict[str, Any], optuna: dict[str, Any] | None, args: argparse.Namespace
+) -> Table:
+    table = Table(
+        title=(
+            f"{args.workers} simulated workers (ask, {args.epochs} reports, tell), "
+            f"parzen server --workers {args.server_workers} on PostgreSQL, {args.seconds:g} s"
+        ),
+        caption=(
+            "req/s and latency: the loop phase. server CPU ms/request: the phase of that "
+            "endpoint alone (all: the loop's mix). Optuna: the same loop through its RDB "
+            "storage (ask = ask + suggestions), run right after."
+        ),
+    )
+    table.add_column("system")
+    table.add_column("endpoint")
+    for name in (
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "server CPU\nms/request",
+    ):
+        table.add_column(name, justify="right")
+    loop = parzen["loop"]
+    total = sum(len(v) for v in loop["seconds"].values())
+    for endpoint in (*ENDPOINTS, "all"):
+        xs = (
+            [x for v in loop["seconds"].values() for x in v]
+            if endpoint == "all"
+            else loop["seconds"].get(endpoint, [])
+        )
+        alone = parzen.get(endpoint) if endpoint != "all" else loop
+        n_alone = len(alone["seconds"].get(endpoint, [])) if endpoint != "all" else total
+        cpu = f"{alone['cpu'] / n_alone * 1000:.2f}" if n_alone else "-"
+        errors = (
+            sum(loop["errors"].values()) if endpoint == "all" else loop["errors"].get(endpoint, 0)
+        )
+        table.add_row(
+            "parzen",
+            endpoint,
+            str(len(xs)),
+            f"{len(xs) / loop['wall']:.1f}",
+            pct(xs, 50),
+            pct(xs, 95),
+            pct(xs, 99),
+            str(errors),
+            cpu,
+        )
+    if optuna is not None:
+        loop = optuna["loop"]
+        for endpoint in ("ask", "report", "tell", "all"):
+            xs = (
+                [x for v in loop["seconds"].values() for x in v]
+                if endpoint == "all"
+                else loop["seconds"].get(endpoint, [])
+            )
+            table.add_row(
+                "optuna RDB",
+                endpoint,
+                str(len(xs)),
+                f"{len(xs) / loop['wall']:.1f}",
+                pct(xs, 50),
+                pct(xs, 95),
+                pct(xs, 99),
+                str(
+                    sum(loop["errors"].values())
+                    if endpoint == "all"
+                    else loop["errors"].get(endpoint, 0)
+                ),
+                "-",
+            )
+    return table
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--workers", type=int, default=64, help="simulated workers (threads)")
+    parser.add_argument("--server-workers", type=int, default=2, help="server processes")
+    parser.add_argument("--epochs", type=int, default=3, help="reports per trial")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the loop phase")
+    parser.add_argument("--held", type=int, default=3, help="trials each worker asks alone")
+    parser.add_argument("--no-optuna", action="store_true", help="skip the Optuna anchor")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--generate", choices=["parzen", "optuna"], help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--optuna-url", help=argparse.SUPPRESS)
+    parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if min(args.workers, args.server_workers, args.held) < 1 or args.epochs < 0:
+        parser.error("--workers, --server-workers and --held must be >= 1, --epochs >= 0")
+    return args
+
+
+def run_generator(kind: str, args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    """The load generator in a process of its own; its results come back as JSON."""
+    out = Path(f"/tmp/parzen-load-{os.getpid()}-{kind}.json")
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--generate",
+        kind,
+        "--workers",
+        str(args.workers),
+        "--epochs",
+        str(args.epochs),
+        "--seconds",
+        str(args.seconds),
+        "--held",
+        str(args.held),
+        "--out",
+        str(out),
+        *[x for key, value in extra.items() for x in (f"--{key.replace('_', '-')}", str(value))],
+    ]
+    subprocess.run(command, cwd=ROOT, check=True)
+    try:
+        return dict(json.loads(out.read_text()))
+    finally:
+        out.unlink(missing_ok=True)
+
+
+def create_study(url: str) -> None:
+    with ParzenClient(url, TOKEN) as client:
+        client.create_study(
+            {
+                "name": STUDY,
+                "direction": "minimize",
+                "metric": "loss",
+                "space": SPACE,
+                "algorithm": "tpe-mv",
+                "seed": 1,
+                "budget": {"max_trials": 100_000, "max_parallel": 10_000},
+            }
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.generate:
+        result = generate(args) if args.generate == "parzen" else generate_optuna(args)
+        Path(args.out).write_text(json.dumps(result))
+        return 0
+    progress = Console(stderr=True)
+    load_before = os.getloadavg()[0]
+    pid = os.getpid()
+    with (
+        fresh_postgres(args.postgres_url, f"parzen_load_{pid}", migrate=False) as url,
+        parzen_server(url, args.server_workers) as (address, server_pid),
+    ):
+        create_study(address)
+        progress.print(f"parzen: {args.workers} workers for {args.seconds:g} s ...")
+        parzen = run_generator("parzen", args, url=address, server_pid=server_pid)
+    optuna = None
+    if not args.no_optuna:
+        with fresh_postgres(args.postgres_url, f"parzen_load_optuna_{pid}", migrate=False) as url:
+            optuna_anchor.rdb_study(url, STUDY)
+            progress.print(f"optuna: {args.workers} workers for {args.seconds:g} s ...")
+            optuna = run_generator("optuna", args, optuna_url=url)
+    console = Console(width=max(Console().width, 150))
+    console.print(render(parzen, optuna, args))
+    console.print(
+        f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
+        f"on {os.cpu_count()} CPUs"
+    )
+    asks = parzen["loop"]["seconds"].get("ask", [])
+    p99 = np.percentile(asks, 99) * 1000 if asks else math.nan
+    sys.stdout.flush()
+    print(f"ask_p99_ms_at_{args.workers}_workers: {p99:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
