@@ -25,23 +25,28 @@ from typing import Any
 
 import numpy as np
 
-from service.algorithms import tpe_mv
+from service.algorithms import tpe_kernels, tpe_mv
 from service.space import Categorical, Dimension, SubSpace
 
-_original_bandwidths = tpe_mv._bandwidths
+_original_bandwidths = tpe_kernels._bandwidths
 _original_propose = tpe_mv.MultivariateTPESampler.propose
 _original_sample_group = tpe_mv.MultivariateTPESampler._sample_group
 
 
 def bandwidths_tied_share(
-    mus: np.ndarray, low: float, high: float, width: float, half_step: float | None
+    mus: np.ndarray,
+    low: float,
+    high: float,
+    width: float,
+    half_step: float | None,
+    order: np.ndarray | None = None,
 ) -> np.ndarray:
     """_bandwidths with ties shared: the rule applied to the distinct values, and every
     observation on a value gets that value's bandwidth. Equal to _bandwidths without ties."""
     n = len(mus)
     values, inverse = np.unique(mus, return_inverse=True)
     if n == 0 or len(values) == n:
-        return _original_bandwidths(mus, low, high, width, half_step)
+        return _original_bandwidths(mus, low, high, width, half_step, order)
     floor = max(width / min(100.0, n + 2.0), half_step or 0.0)
     if len(values) == 1:  # all on one value: as the sampler does, the floor
         return np.full(n, np.clip(floor, floor, width))
@@ -112,13 +117,13 @@ def applied(names: Sequence[str]) -> Iterator[None]:
     cls: Any = tpe_mv.MultivariateTPESampler
     try:
         if "ties" in names:
-            tpe_mv._bandwidths = bandwidths_tied_share
+            tpe_kernels._bandwidths = bandwidths_tied_share
         if "grow" in names:
             cls.propose = propose_growing
         if "norun" in names:
             cls._sample_group = sample_group_not_running
         yield
     finally:
-        tpe_mv._bandwidths = _original_bandwidths
+        tpe_kernels._bandwidths = _original_bandwidths
         cls.propose = _original_propose
         cls._sample_group = _original_sample_group

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from bench import variants
-from service.algorithms import Observation, make_sampler, tpe_mv
+from service.algorithms import Observation, make_sampler, tpe_kernels, tpe_mv
 from service.space import parse_space
 
 
 def test_tied_share_equals_the_sampler_without_ties() -> None:
     rng = np.random.default_rng(0)
     mus = rng.uniform(0, 10, size=12)
-    expected = tpe_mv._bandwidths(mus, -0.5, 10.5, 11.0, 0.5)
+    expected = tpe_kernels._bandwidths(mus, -0.5, 10.5, 11.0, 0.5)
     np.testing.assert_allclose(variants.bandwidths_tied_share(mus, -0.5, 10.5, 11.0, 0.5), expected)
 
 
@@ -22,7 +22,7 @@ def test_tied_observations_share_one_bandwidth_whatever_their_order() -> None:
     mus = np.array([2.0, 5.0, 2.0, 2.0, 9.0])
     shared = variants.bandwidths_tied_share(mus, -0.5, 10.5, 11.0, 0.5)
     assert shared[0] == shared[2] == shared[3]
-    plain = tpe_mv._bandwidths(mus, -0.5, 10.5, 11.0, 0.5)
+    plain = tpe_kernels._bandwidths(mus, -0.5, 10.5, 11.0, 0.5)
     assert len({plain[0], plain[2], plain[3]}) > 1
 
 
@@ -58,7 +58,7 @@ def test_norun_never_proposes_a_running_configuration_and_is_undone() -> None:
     assert _repeats(_propose_with_running(["norun"])) == 0
     assert tpe_mv.MultivariateTPESampler.propose is variants._original_propose
     assert tpe_mv.MultivariateTPESampler._sample_group is variants._original_sample_group
-    assert tpe_mv._bandwidths is variants._original_bandwidths
+    assert tpe_kernels._bandwidths is variants._original_bandwidths
 
 
 def test_grow_draws_more_candidates_with_more_trials_running() -> None:
