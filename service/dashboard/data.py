@@ -29,9 +29,7 @@ TIMELINE_LIMIT = 1500
 @router.get("/studies")
 def studies(storage: StorageDep, _: ViewerDep) -> JSONResponse:
     records, total = storage.list_studies(limit=1000)
-    return views.json_response(
-        {"studies": [views.study_summary(s) for s in records], "count": total}
-    )
+    return views.json_response({"studies": views.study_summaries(storage, records), "count": total})
 
 
 @router.get("/studies/{name}/history")
@@ -110,7 +108,9 @@ def changes(
             "seq": stamp.change_seq,
             "epoch": epochs[-1].id if len(epochs) == EPOCHS_LIMIT else stamp.last_intermediate_id,
             "reset": len(changed) == CHANGED_TRIALS_LIMIT,
-            "study": views.study_summary(study),
+            "study": views.study_summary(
+                study, views.last_activity(storage, study, stamp.last_intermediate_id)
+            ),
             "trials": [views.change_row(c) for c in changed],
             "epochs": [views.epoch_row(e) for e in epochs],
         }
@@ -147,7 +147,9 @@ def timeline(study: StudyDep, storage: StorageDep, _: ViewerDep) -> JSONResponse
 
 @router.get("/studies/{name}/workers")
 def workers(study: StudyDep, storage: StorageDep, _: ViewerDep) -> JSONResponse:
-    records = storage.list_workers()
+    # This study's workers only: those that ran one of its trials (exited ones say so).
+    mine = storage.study_worker_ids(study_name=study.name)
+    records = [w for w in storage.list_workers() if w.id in mine]
     current = [w.current_trial_id for w in records if w.current_trial_id is not None]
     numbers = storage.trial_numbers(study_name=study.name, trial_ids=current)
     return views.json_response({"workers": [views.worker_row(w, numbers) for w in records]})

@@ -13,7 +13,7 @@ from service.dashboard.auth import PageViewerDep
 from service.dashboard.params import ParamView
 from service.dashboard.report import study_report
 from service.dashboard.templating import render
-from service.dashboard.views import finished_count, study_summary
+from service.dashboard.views import finished_count, last_activity, study_summaries, study_summary
 from service.deps import SettingsDep, StorageDep
 from service.storage import NotFoundError, Storage, StudyRecord, TokenRecord, TrialRecord
 
@@ -29,7 +29,7 @@ def studies_page(
     partial: bool = False,
 ) -> Response:
     records, total = storage.list_studies(limit=1000)
-    context = {"studies": [study_summary(s) for s in records], "total": total}
+    context = {"studies": study_summaries(storage, records), "total": total}
     name = "studies_table.html" if partial else "studies.html"
     return render(request, name, _shared(settings.auth, token) | context)
 
@@ -102,9 +102,11 @@ def _study_context(storage: Storage, study: StudyRecord) -> dict[str, Any]:
             limit=1,
         )[0][0]
     view = ParamView.of(study.space)
+    activity = last_activity(storage, study, stamp.last_intermediate_id)
     return {
         "study": study,
-        "summary": study_summary(study),
+        "summary": study_summary(study, activity),
+        "last_activity": activity,
         "best": best,
         "finished": finished_count(study),
         "report": study_report(storage, study),

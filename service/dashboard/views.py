@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from service.dashboard.params import ParamView
-from service.storage import StudyRecord, TrialRecord, WorkerRecord
+from service.storage import Storage, StudyRecord, TrialRecord, WorkerRecord
 from service.storage.dashboard import AttemptSpan, EpochPoint, TrialChange
 from service.storage.records import FINISHED_STATES, TRIAL_STATES
 
@@ -26,7 +26,25 @@ def finished_count(study: StudyRecord) -> int:
     return sum(study.counts.get(state, 0) for state in FINISHED_STATES)
 
 
-def study_summary(study: StudyRecord) -> dict[str, Any]:
+def last_activity(storage: Storage, study: StudyRecord, last_intermediate_id: int = 0) -> datetime:
+    """The last change to one study's trials, its last epoch included (its creation when
+    nothing happened yet)."""
+    moments: list[datetime | None] = [
+        study.created_at,
+        *storage.last_activity(study_names=[study.name]).values(),
+    ]
+    if last_intermediate_id:
+        moments.append(storage.epoch_moment(intermediate_id=last_intermediate_id))
+    return max(m for m in moments if m is not None)
+
+
+def study_summaries(storage: Storage, studies: list[StudyRecord]) -> list[dict[str, Any]]:
+    """Summaries of many studies; last activity from their trials (epochs are not scanned)."""
+    moments = storage.last_activity(study_names=[s.name for s in studies])
+    return [study_summary(s, moments.get(s.name, s.created_at)) for s in studies]
+
+
+def study_summary(study: StudyRecord, activity: datetime | None = None) -> dict[str, Any]:
     finished = finished_count(study)
     return {
         "name": study.name,
@@ -41,6 +59,7 @@ def study_summary(study: StudyRecord) -> dict[str, Any]:
         "progress": min(1.0, finished / study.max_trials) if study.max_trials else 0.0,
         "created_at": iso(study.created_at),
         "updated_at": iso(study.updated_at),
+        "last_activity": iso(activity or study.created_at),
     }
 
 
