@@ -13,7 +13,13 @@ from service.dashboard.auth import PageViewerDep
 from service.dashboard.params import ParamView
 from service.dashboard.report import study_report
 from service.dashboard.templating import render
-from service.dashboard.views import finished_count, last_activity, study_summaries, study_summary
+from service.dashboard.views import (
+    best_params,
+    finished_count,
+    last_activity,
+    study_summaries,
+    study_summary,
+)
 from service.deps import SettingsDep, StorageDep
 from service.storage import NotFoundError, Storage, StudyRecord, TokenRecord, TrialRecord
 
@@ -108,6 +114,7 @@ def _study_context(storage: Storage, study: StudyRecord) -> dict[str, Any]:
         "summary": study_summary(study, activity),
         "last_activity": activity,
         "best": best,
+        "best_params": best_params(best),
         "finished": finished_count(study),
         "report": study_report(storage, study),
         "page_data": {

@@ -63,6 +63,33 @@ def study_summary(study: StudyRecord, activity: datetime | None = None) -> dict[
     }
 
 
+def flat_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested choices as dotted names: {"layer": {"kind": "conv"}} -> {"layer.kind": "conv"}."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(flat_params(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def best_params(trial: TrialRecord | None) -> dict[str, Any] | None:
+    """The best trial's parameters for the study header: flat for reading, and as YAML and
+    JSON documents (nested, as a training script takes them) for the copy buttons."""
+    if trial is None:
+        return None
+    import json
+
+    import yaml
+
+    return {
+        "flat": flat_params(trial.params),
+        "yaml": yaml.safe_dump(trial.params, sort_keys=False),
+        "json": json.dumps(trial.params, indent=2),
+    }
+
+
 def trial_row(trial: TrialRecord, view: ParamView) -> dict[str, Any]:
     duration = None
     if trial.started_at is not None and trial.finished_at is not None:

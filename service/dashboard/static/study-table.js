@@ -127,7 +127,7 @@ const WORKER_COLORS = { busy: "running", idle: "complete", lost: "failed", stopp
 
 export function renderWorkers(box, data, studyName) {
   if (!data.workers.length) {
-    box.replaceChildren(el("p", { class: "empty" }, "No worker registered. Start one with: parzen worker"));
+    box.replaceChildren(el("p", { class: "empty" }, "No worker has run a trial of this study yet. Start one with: parzen worker"));
     return;
   }
   const head = el("tr", {}, ...["Worker", "Host", "GPU", "State", "Trial", "Done", "Failed", "Last seen"]

@@ -1,0 +1,110 @@
+"""The study page's reading aids in Chromium: the best parameters with their copy buttons,
+plot points that open their trial, integer ticks for integer parameters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from service.server import ServerThread
+from tests.service.dashboard.browser.conftest import Console, screenshot, sign_in
+from tests.service.dashboard.fill import STUDY, fill_demo
+from worker.client import ParzenClient
+
+
+def _drawn(page: Any, *plots: str) -> None:
+    """The plots drawn and every panel loaded (so the layout no longer moves)."""
+    for plot in plots:
+        page.wait_for_selector(f"#{plot}[data-rendered=plot] .main-svg", state="attached")
+    page.wait_for_selector("body[data-loaded=true]", state="attached")
+
+
+def _click_point(page: Any, point: Any) -> None:
+    point.scroll_into_view_if_needed()
+    box = point.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.up()
+
+
+def test_best_parameters_are_in_the_header_and_copy_as_json_and_yaml(
+    live_server: ServerThread, api: ParzenClient, viewer_token: str, browser: Any, console: Console
+) -> None:
+    """The header names the best trial's parameters; the buttons copy them as documents."""
+    fill_demo(api, trials=6, epochs=2)
+    best = api.best_trial(STUDY)
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
+    page = context.new_page()
+    console.watch(page)
+    try:
+        sign_in(page, live_server, viewer_token, f"/studies/{STUDY}")
+        header = page.locator("#best-params")
+        text = header.text_content() or ""
+        assert f"trial {best['number']}" in text and "learning_rate" in text
+        page.click("#best-params button[data-copy=json]")
+        page.wait_for_selector("#best-params button[data-copy=json]:has-text('copied')")
+        assert json.loads(page.evaluate("navigator.clipboard.readText()")) == best["params"]
+        page.click("#best-params button[data-copy=yaml]")
+        page.wait_for_selector("#best-params button[data-copy=yaml]:has-text('copied')")
+        assert "learning_rate: " in page.evaluate("navigator.clipboard.readText()")
+        screenshot(page, "study-best-params")
+        assert console.errors == []
+    finally:
+        context.close()
+
+
+def test_clicking_a_history_point_opens_its_trial(
+    live_server: ServerThread, api: ParzenClient, viewer_token: str, page: Any, console: Console
+) -> None:
+    """Every point of the optimization history links to its trial page."""
+    fill_demo(api, trials=5, epochs=2)
+    sign_in(page, live_server, viewer_token, f"/studies/{STUDY}")
+    _drawn(page, "history")
+    point = page.locator("#history .scatterlayer .trace").first.locator("path.point").nth(2)
+    number = page.evaluate("document.getElementById('history').data[0].x[2]")
+    _click_point(page, point)
+    page.wait_for_url(f"{live_server.url}/studies/{STUDY}/trials/{number}")
+    assert console.errors == []
+
+
+def test_clicking_a_slice_point_opens_its_trial(
+    live_server: ServerThread, api: ParzenClient, viewer_token: str, page: Any, console: Console
+) -> None:
+    fill_demo(api, trials=5, epochs=2)
+    sign_in(page, live_server, viewer_token, f"/studies/{STUDY}")
+    _drawn(page, "slices")
+    point = page.locator("#slices .scatterlayer .trace").first.locator("path.point").first
+    number = page.evaluate("document.getElementById('slices').data[0].customdata[0]")
+    _click_point(page, point)
+    page.wait_for_url(f"{live_server.url}/studies/{STUDY}/trials/{number}")
+    assert console.errors == []
+
+
+def test_integer_parameters_get_integer_ticks_and_log_axes_real_values(
+    live_server: ServerThread, api: ParzenClient, viewer_token: str, page: Any, console: Console
+) -> None:
+    """No 1.5 or 2.5 on an integer axis; a log axis is labelled with the values it marks
+    (0.001, 0.01; not powers like 10⁻³ next to a bare "2")."""
+    fill_demo(api, trials=8, epochs=2)
+    sign_in(page, live_server, viewer_token, f"/studies/{STUDY}")
+    _drawn(page, "slices")
+    axes = page.evaluate(
+        """() => { const l = document.getElementById('slices').layout;
+        return Object.keys(l).filter(k => k.startsWith('xaxis')).map(k => ({
+          title: l[k].title?.text, type: l[k].type, tickvals: l[k].tickvals ?? null,
+          ticktext: l[k].ticktext ?? null })); }"""
+    )
+    by_title = {a["title"]: a for a in axes}
+    integer = [a for t, a in by_title.items() if t and ("filters" in t or "width" in t)]
+    assert integer, by_title.keys()
+    for axis in integer:
+        assert axis["tickvals"] and all(float(v).is_integer() for v in axis["tickvals"]), axis
+    rendered = page.locator("#slices .xtick text").all_text_contents()
+    assert rendered and not any(t.endswith(".5") for t in rendered)
+    lr = by_title["learning_rate"]
+    assert lr["type"] == "log" and len(lr["ticktext"]) >= 2
+    assert all(float(t) == v for t, v in zip(lr["ticktext"], lr["tickvals"], strict=True))
+    screenshot(page, "study-slices")
+    assert console.errors == []
