@@ -60,11 +60,14 @@ export function importance(div, data) {
   if (!data.labels.length) return empty(div, "Needs at least two complete trials.");
   const labels = [...data.labels].reverse();
   const scores = [...data.scores].reverse();
+  // A branch parameter says in how many trials it was active (the others did not take it).
+  const active = [...(data.active ?? data.labels.map(() => data.trials))].reverse();
+  const partly = active.map((n) => (n < data.trials ? ` · ${n.toLocaleString()} of ${data.trials.toLocaleString()} trials` : ""));
   return draw(div, [{
-    type: "bar", orientation: "h", x: scores, y: labels,
+    type: "bar", orientation: "h", x: scores, y: labels, customdata: partly,
     marker: { color: "#1d4ed8" },
     text: scores.map((s) => `${(100 * s).toFixed(1)}%`), textposition: "auto",
-    hovertemplate: "%{y}: %{x:.1%}<extra></extra>",
+    hovertemplate: "%{y}: %{x:.1%}%{customdata}<extra></extra>",
   }], {
     margin: { l: 150, r: 16, t: 6, b: 36 },
     xaxis: { tickformat: ".0%", range: [0, Math.max(...scores) * 1.05] },

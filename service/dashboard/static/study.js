@@ -50,7 +50,7 @@ async function loadParams() {
 async function loadImportance() {
   const data = await getJSON(`${base}/importance`);
   $("#importance-note").textContent = data.labels.length
-    ? `${data.method}, fitted on ${data.trials.toLocaleString()} complete trials.` : "";
+    ? `${data.method}, fitted on ${data.trials.toLocaleString()} complete trials; a parameter of a branch (choice.*.name) is active only where its branch was taken.` : "";
   return plots.importance($("#importance"), data);
 }
 
