@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from service.api.params import StudyName, TrialId, TrialNumber
+from service.dashboard import views
 from service.dashboard.auth import PageViewerDep
 from service.dashboard.params import ParamView
 from service.dashboard.report import study_report
@@ -24,6 +25,7 @@ from service.deps import SettingsDep, StorageDep
 from service.storage import NotFoundError, Storage, StudyRecord, TokenRecord, TrialRecord
 
 router = APIRouter(include_in_schema=False)
+MEDIAN_EPOCHS = 20_000  # epochs read for a pruned trial's median curve (the oldest first)
 
 
 @router.get("/")
@@ -73,6 +75,10 @@ def trial_page(
     except NotFoundError as exc:
         return _not_found(request, settings.auth, token, str(exc))
     context = _shared(settings.auth, token) | _trial_context(study, trial)
+    if trial.state == "pruned":  # against what it was stopped: the others' median per epoch
+        context["page_data"]["median"] = views.median_by_step(
+            storage.epochs_after(study_name=name, limit=MEDIAN_EPOCHS), trial.number
+        )
     return render(request, "trial_body.html" if partial else "trial.html", context)
 
 
@@ -144,6 +150,7 @@ def _trial_context(study: StudyRecord, trial: TrialRecord) -> dict[str, Any]:
             "number": trial.number,
             "state": trial.state,
             "metric": study.metric,
+            "direction": study.direction,
             "epochs": len(trial.intermediate),
             "attempt": trial.attempt,
             "steps": [e.step for e in epochs],

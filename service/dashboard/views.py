@@ -121,6 +121,20 @@ def epoch_row(epoch: EpochPoint) -> list[Any]:
     return [epoch.number, epoch.state, epoch.step, epoch.value]
 
 
+def median_by_step(epochs: list[EpochPoint], number: int) -> dict[str, list[Any]]:
+    """Per epoch, the median value of the other finished trials (what a median pruner
+    compares a trial with)."""
+    import statistics
+
+    by_step: dict[int, list[float]] = {}
+    for epoch in epochs:
+        finished = epoch.state in ("complete", "pruned")
+        if epoch.number != number and finished and epoch.value is not None:
+            by_step.setdefault(epoch.step, []).append(epoch.value)
+    steps = sorted(by_step)
+    return {"steps": steps, "values": [statistics.median(by_step[s]) for s in steps]}
+
+
 def curves(epochs: list[EpochPoint]) -> list[dict[str, Any]]:
     by_trial: dict[int, dict[str, Any]] = {}
     for epoch in epochs:

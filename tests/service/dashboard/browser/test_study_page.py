@@ -13,10 +13,13 @@ from worker.client import ParzenClient
 
 
 def _drawn(page: Any, *plots: str) -> None:
-    """The plots drawn and every panel loaded (so the layout no longer moves)."""
+    """The plots drawn and every panel loaded (so the layout no longer moves); 30 s, as the
+    parameter plots come after the history, and CI machines are shared."""
     for plot in plots:
-        page.wait_for_selector(f"#{plot}[data-rendered=plot] .main-svg", state="attached")
-    page.wait_for_selector("body[data-loaded=true]", state="attached")
+        page.wait_for_selector(
+            f"#{plot}[data-rendered=plot] .main-svg", state="attached", timeout=30_000
+        )
+    page.wait_for_selector("body[data-loaded=true]", state="attached", timeout=30_000)
 
 
 def _click_point(page: Any, point: Any) -> None:
@@ -107,4 +110,39 @@ def test_integer_parameters_get_integer_ticks_and_log_axes_real_values(
     assert lr["type"] == "log" and len(lr["ticktext"]) >= 2
     assert all(float(t) == v for t, v in zip(lr["ticktext"], lr["tickvals"], strict=True))
     screenshot(page, "study-slices")
+    assert console.errors == []
+
+
+def test_trial_chart_titles_its_axes_marks_the_best_epoch_and_the_median(
+    live_server: ServerThread, api: ParzenClient, viewer_token: str, page: Any, console: Console
+) -> None:
+    """The learning rate gets an axis of its own, the best epoch is marked, and a pruned
+    trial is drawn against the median of the others at each epoch."""
+    fill_demo(api, trials=4, epochs=3)
+    trial = api.ask(STUDY).trial
+    assert trial is not None
+    for step, val_loss in enumerate((2.0, 1.5, 1.7), start=1):
+        values = {"val_loss": val_loss, "accuracy": 0.5 + step / 10, "learning_rate": 10**-step}
+        api.report(trial.id, step, values, lease_token=trial.lease_token)
+    api.tell(trial.id, "pruned", lease_token=trial.lease_token)
+    sign_in(page, live_server, viewer_token, f"/studies/{STUDY}/trials/{trial.number}")
+    page.wait_for_selector("#epochs-plot[data-rendered=plot] .main-svg", state="attached")
+    plot = page.evaluate(
+        """() => { const d = document.getElementById('epochs-plot');
+        return { layout: { x: d.layout.xaxis.title.text, y: d.layout.yaxis.title.text,
+                           y2: d.layout.yaxis2?.title.text, y3: d.layout.yaxis3?.type,
+                           y3title: d.layout.yaxis3?.title.text,
+                           shapes: d.layout.shapes.map(s => s.x0),
+                           notes: d.layout.annotations.map(a => a.text) },
+                 traces: d.data.map(t => [t.name, t.yaxis ?? 'y']) }; }"""
+    )
+    traces = dict(plot["traces"])
+    assert traces["learning_rate"] == "y3" and plot["layout"]["y3"] == "log"
+    assert plot["layout"]["y3title"] == "learning rate"
+    assert traces["val_loss"] == "y" and traces["accuracy"] == "y2"
+    assert plot["layout"]["x"] == "epoch" and plot["layout"]["y"] == "val_loss"
+    assert plot["layout"]["y2"] == "accuracy"
+    assert plot["layout"]["shapes"] == [2] and "best epoch 2: 1.5" in plot["layout"]["notes"][0]
+    assert any(name.startswith("median of the others") for name in traces)
+    screenshot(page, "trial-pruned")
     assert console.errors == []
