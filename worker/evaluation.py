@@ -34,11 +34,12 @@ log = logging.getLogger("parzen.worker")
 
 KFOLD_SPLITS = 3
 SMALL_VALIDATION = 1000  # rows: below this, rescore="auto" re-scores by k-fold
-# Validation rows per candidate below which fitted ensemble weights are not trusted (they
-# overfit: weights fitted on 18 rows lost 4 points of test accuracy to the pick), and the
-# candidates are averaged with equal weights instead. bench/selection.py reports the
-# fitted, equal-weight and pick-alone test scores side by side to check this rule.
-MIN_ROWS_PER_WEIGHT = 40
+# Validation rows per candidate below which fitted ensemble weights are not trusted, and the
+# candidates are averaged with equal weights instead. Weights fitted on 18 rows (top 5) lost
+# 4 points of test accuracy to the pick; in bench/selection.py's table fitted weights gained
+# on average at 57 and 180 rows. The report keeps both rules' test scores, so the benchmark
+# can move this line.
+MIN_ROWS_PER_WEIGHT = 10
 
 
 def run_job(job: dict[str, Any], *, client: ParzenClient, registry: Registry, cache: Path) -> str:

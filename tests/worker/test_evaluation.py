@@ -30,4 +30,5 @@ def test_ensemble_weights_need_enough_validation_rows_per_candidate() -> None:
     """18 validation rows for 5 candidates: weights would overfit, so they are not fitted."""
     assert not weights_trusted(18, 5)
     assert weights_trusted(MIN_ROWS_PER_WEIGHT * 5, 5)
+    assert weights_trusted(57, 5)  # breast_cancer in bench/selection.py: fitted weights gained
     assert weights_trusted(359, 3)  # the end-to-end test's split keeps fitted weights
