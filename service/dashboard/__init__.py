@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from service.dashboard import analysis, auth, data, pages
+from service.dashboard import analysis, auth, compare, data, pages
 from service.dashboard.cache import StudyCache
 from service.dashboard.templating import HERE
 
@@ -20,7 +20,7 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 def install(app: FastAPI) -> None:
     app.state.dashboard_cache = StudyCache()
     app.add_exception_handler(auth.LoginRequired, auth.redirect_to_login)
-    for module in (auth, pages, data, analysis):
+    for module in (auth, pages, data, analysis, compare):
         app.include_router(module.router)
 
     @app.get("/dashboard/static/plotly.min.js", include_in_schema=False)

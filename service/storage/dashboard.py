@@ -280,6 +280,22 @@ class DashboardStore(StorageCore):
                 select(IntermediateValue.created_at).where(IntermediateValue.id == intermediate_id)
             )
 
+    def finished_with_epochs(self, *, study_name: str) -> list[tuple[int, float, int]]:
+        """Number, value and epochs trained of every complete trial with a value, by number
+        (the compare page's histories by trial and by epochs)."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            rows = session.execute(
+                select(Trial.number, Trial.value, Trial.last_step)
+                .where(
+                    Trial.study_id == study_id,
+                    Trial.state == "complete",
+                    Trial.value.is_not(None),
+                )
+                .order_by(Trial.number)
+            ).all()
+        return [(n, v, steps or 0) for n, v, steps in rows if v is not None]
+
     def study_worker_ids(self, *, study_name: str) -> set[str]:
         """Workers that ran an attempt of this study's trials (the study's workers card)."""
         with self.session() as session:
