@@ -108,6 +108,25 @@ def trial_row(trial: TrialRecord, view: ParamView) -> dict[str, Any]:
     }
 
 
+TABLE_CSV_COLUMNS = ("number", "state", "value", "last_step", "attempt", "worker_id")
+TABLE_CSV_TIMES = ("started_at", "finished_at", "duration")
+
+
+def trials_csv(rows: list[dict[str, Any]], labels: list[str]) -> str:
+    """The trial table as CSV: full values (no rounding), a column per parameter."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*TABLE_CSV_COLUMNS, *TABLE_CSV_TIMES, *labels])
+    for row in rows:
+        cells = [row[c] for c in (*TABLE_CSV_COLUMNS, *TABLE_CSV_TIMES)]
+        cells += [row["params"].get(label) for label in labels]
+        writer.writerow(["" if c is None else c for c in cells])
+    return out.getvalue()
+
+
 def change_row(change: TrialChange) -> dict[str, Any]:
     return {
         "number": change.number,

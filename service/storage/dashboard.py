@@ -135,9 +135,12 @@ class DashboardStore(StorageCore):
         descending: bool = False,
         offset: int = 0,
         limit: int = 50,
+        param: str | None = None,
     ) -> tuple[list[TrialRecord], int]:
-        """One page of the trial table, and the number of rows the filter matches."""
-        column = getattr(Trial, order)
+        """One page of the trial table, and the number of rows the filter matches; sorted
+        by the sampler's value of the parameter `param` when given (inactive ones last;
+        a choice sorts by option index)."""
+        column: Any = getattr(Trial, order) if param is None else Trial.vals[param].as_float()
         with self.session() as session:
             return page_of_trials(
                 session,

@@ -164,3 +164,24 @@ def test_study_workers_are_those_that_ran_its_trials(storage: Storage, pool: Sam
     assert storage.ask(study_name="other", worker_id=theirs.id, proposer=pool).trial
     assert storage.study_worker_ids(study_name="study") == {mine.id}
     assert storage.study_worker_ids(study_name="other") == {theirs.id}
+
+
+def test_table_trials_sort_by_a_parameter_with_inactive_ones_last(storage: Storage) -> None:
+    """Sorting by a dotted branch parameter works on both databases; trials whose branch
+    did not define it come last, whichever the direction."""
+    import_trials(storage, "study", 40)
+    rows, total = storage.table_trials(study_name="study", param="layer.dense.width", limit=40)
+    widths = [r.vals.get("layer.dense.width") for r in rows]
+    present = [w for w in widths if w is not None]
+    assert total == 40 and present == sorted(present) and 0 < len(present) < 40
+    assert all(w is None for w in widths[len(present) :])
+    rows, _ = storage.table_trials(
+        study_name="study", param="layer.dense.width", descending=True, limit=40
+    )
+    down = [r.vals.get("layer.dense.width") for r in rows]
+    assert [w for w in down if w is not None] == sorted(present, reverse=True)
+    assert down[-1] is None
+    rates, _ = storage.table_trials(study_name="study", param="learning_rate", limit=5)
+    assert [r.vals["learning_rate"] for r in rates] == sorted(
+        r.vals["learning_rate"] for r in rates
+    )

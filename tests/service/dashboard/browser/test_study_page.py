@@ -146,3 +146,53 @@ def test_trial_chart_titles_its_axes_marks_the_best_epoch_and_the_median(
     assert any(name.startswith("median of the others") for name in traces)
     screenshot(page, "trial-pruned")
     assert console.errors == []
+
+
+def test_column_chooser_parameter_sort_and_a_csv_that_matches_the_table(
+    live_server: ServerThread, storage: Any, viewer_token: str, page: Any, console: Console
+) -> None:
+    """A parameter column hides and comes back; sorting by a parameter happens on the
+    server across pages; the CSV holds the filtered rows in the table's order."""
+    import csv
+    import io
+
+    import httpx
+
+    from tests.service.dashboard.fill import import_trials
+
+    import_trials(storage, "table", 60, every_failed=10)
+    sign_in(page, live_server, viewer_token, "/studies/table")
+    page.wait_for_selector("#trial-table th[data-param=dropout]")
+    page.click("#column-chooser summary")
+    page.uncheck("#column-chooser input[data-column=dropout]")
+    assert page.locator("#trial-table th[data-param=dropout]").count() == 0
+    page.check("#column-chooser input[data-column=dropout]")
+    page.click("#column-chooser summary")
+    page.click("#trial-table th[data-param=learning_rate]")
+    page.wait_for_selector("#trial-table th.sorted-asc[data-param=learning_rate]")
+    column = page.locator("#trial-table thead th").all_inner_texts().index("learning_rate") + 1
+
+    def shown() -> list[float]:
+        cells = page.locator(f"#trial-table tbody tr td:nth-child({column})").all_inner_texts()
+        return [float(c) for c in cells]
+
+    first = shown()
+    assert first == sorted(first) and len(first) == 25
+    page.click("#pager button:has-text('Next')")
+    page.wait_for_function("document.getElementById('page-info').innerText.startsWith('page 2')")
+    second = shown()
+    assert min(second) >= max(first)  # sorted over the whole study, not per page
+    page.check("#state-filter input[data-state=failed]")
+    page.wait_for_function("document.getElementById('page-info').innerText.endsWith(' 6 trials')")
+    href = page.locator("#csv-download").get_attribute("href")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    answer = httpx.get(f"{live_server.url}{href}", cookies=cookies)
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    numbers = [int(n) for n in page.locator("#trial-table tbody tr").evaluate_all(
+        "r => r.map(x => x.dataset.number)")]  # fmt: skip
+    assert [int(r["number"]) for r in rows] == numbers and {r["state"] for r in rows} == {"failed"}
+    rates = [float(r["learning_rate"]) for r in rows]
+    assert rates == sorted(rates)
+    screenshot(page, "study-table-param-sort")
+    assert console.errors == []
