@@ -91,6 +91,7 @@ def run_one(tmp: Path, dataset: str, seed: int, trials: int, epochs: int) -> dic
         "equal_ensemble_test": report["ensemble"].get("equal_test"),
         "ensemble_weighting": report["ensemble"].get("weighting", "fitted"),
         "rank_correlation": report["rank_correlation"],
+        "ranking_note": report.get("ranking_note"),
         "validation_rows": report["validation_rows"],
     }
 
