@@ -234,7 +234,7 @@ export async function curves(div, data, direction, studyName) {
 }
 
 // Attempts as bars on a time axis, one row per worker, coloured by outcome.
-export function timeline(div, data) {
+export async function timeline(div, data, studyName) {
   const spans = data.spans;
   if (!spans.number.length) {
     return empty(div, "No attempt yet (imported trials have none): bars appear as workers lease trials.");
@@ -245,22 +245,24 @@ export function timeline(div, data) {
     const start = Date.parse(spans.start[i]);
     const end = spans.end[i] ? Date.parse(spans.end[i]) : now;
     const outcome = spans.outcome[i];
-    if (!byOutcome.has(outcome)) byOutcome.set(outcome, { x: [], base: [], y: [], customdata: [] });
+    if (!byOutcome.has(outcome)) byOutcome.set(outcome, { x: [], base: [], y: [], customdata: [], text: [] });
     const t = byOutcome.get(outcome);
     t.x.push(Math.max(end - start, 500));
     t.base.push(new Date(start).toISOString());
     t.y.push(spans.worker[i]);
-    t.customdata.push(`trial ${number}, attempt ${spans.attempt[i]}: ${outcome}`);
+    t.customdata.push(number);
+    t.text.push(`trial ${number}, attempt ${spans.attempt[i]}: ${outcome}`);
   });
   const traces = [...byOutcome].map(([outcome, t]) => ({
     type: "bar", orientation: "h", name: outcome, ...t,
     marker: { color: STATE_COLORS[outcome] ?? "#6b7785" },
-    hovertemplate: "%{customdata}<extra></extra>",
+    hovertemplate: "%{text}<extra></extra>", textposition: "none",
   }));
-  return draw(div, traces, {
+  await draw(div, traces, {
     barmode: "overlay",
     margin: { l: 110, r: 16, t: 30, b: 40 },
     xaxis: { type: "date" },
     yaxis: { type: "category", automargin: true },
   });
+  openTrialOnClick(div, studyName, (point) => point.customdata);
 }

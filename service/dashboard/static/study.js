@@ -54,7 +54,7 @@ async function loadImportance() {
   return plots.importance($("#importance"), data);
 }
 
-const loadTimeline = async () => plots.timeline($("#timeline"), await getJSON(`${base}/timeline`));
+const loadTimeline = async () => plots.timeline($("#timeline"), await getJSON(`${base}/timeline`), page.name);
 const loadWorkers = async () => {
   renderWorkers($("#workers"), await getJSON(`${base}/workers`), page.name);
   showTimes($("#workers"));

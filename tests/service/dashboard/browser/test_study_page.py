@@ -196,3 +196,16 @@ def test_column_chooser_parameter_sort_and_a_csv_that_matches_the_table(
     assert rates == sorted(rates)
     screenshot(page, "study-table-param-sort")
     assert console.errors == []
+
+
+def test_clicking_a_timeline_bar_opens_its_trial(
+    live_server: ServerThread, api: ParzenClient, viewer_token: str, page: Any, console: Console
+) -> None:
+    fill_demo(api, trials=3, epochs=2)
+    sign_in(page, live_server, viewer_token, f"/studies/{STUDY}")
+    _drawn(page, "timeline")
+    bar = page.locator("#timeline .barlayer .trace").first.locator("path").first
+    number = page.evaluate("document.getElementById('timeline').data[0].customdata[0]")
+    _click_point(page, bar)
+    page.wait_for_url(f"{live_server.url}/studies/{STUDY}/trials/{number}")
+    assert console.errors == []
