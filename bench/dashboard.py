@@ -229,6 +229,42 @@ def use_bundle(name: str) -> None:
     dashboard._plotly_gzipped.cache_clear()
 
 
+def importance_seconds(trials: int, runs: int = 3) -> tuple[float, float, str]:
+    """The importance card at `trials` complete trials, server side and uncached: median
+    seconds of the parameter table (cached apart, shared with the parameter plots) and of
+    the fit, and the method the card names."""
+    from service.dashboard.importance import forest_importance
+    from service.dashboard.params import ParamView
+    from service.storage.dashboard import TrialVals
+
+    space, view = parse_space(SPACE), ParamView.of(SPACE)
+    sampler, rng = RandomSampler(space, seed=1), np.random.default_rng(0)
+    rows = []
+    for number in range(1, trials + 1):
+        vals = sampler.propose(number)
+        rows.append(TrialVals(number, objective(space.params_from_vals(vals), rng), vals))
+    tables, fits, method = [], [], ""
+    for _ in range(runs):
+        started = time.perf_counter()
+        table = view.table(rows)
+        tables.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        method = forest_importance(table).method
+        fits.append(time.perf_counter() - started)
+    return float(statistics.median(tables)), float(statistics.median(fits)), method
+
+
+def importance_table(levels: list[int]) -> Table:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    table = Table(title=f"Importance card, server side (seconds, median of 3; load {load})")
+    for column in ("trials", "table", "fit", "method"):
+        table.add_column(column, justify="right")
+    for trials in levels:
+        table_s, fit_s, method = importance_seconds(trials)
+        table.add_row(f"{trials:,}", f"{table_s:.3f}", f"{fit_s:.3f}", method)
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--levels", type=int, nargs="+", default=[1000, 10_000, 100_000])
@@ -262,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             anchors[trials] = measure(browser, trials, args.runs)
         browser.close()
     console.print(render(results, args.runs, anchors))
+    console.print(importance_table(args.levels))
     console.print(f"{time.monotonic() - started:.0f} s in all")
     for trials in sorted(results, reverse=True):
         if trials not in TARGET_SECONDS:

@@ -86,7 +86,12 @@ def run_one(tmp: Path, dataset: str, seed: int, trials: int, epochs: int) -> dic
         "naive_gap": naive["gap"],
         "rescored_test": report["pick"]["test"],
         "ensemble_test": report["ensemble"]["test"],
+        # The two weighting rules on the same predictions: which one a small split should use.
+        "fitted_ensemble_test": report["ensemble"].get("fitted_test"),
+        "equal_ensemble_test": report["ensemble"].get("equal_test"),
+        "ensemble_weighting": report["ensemble"].get("weighting", "fitted"),
         "rank_correlation": report["rank_correlation"],
+        "ranking_note": report.get("ranking_note"),
         "validation_rows": report["validation_rows"],
     }
 
@@ -126,6 +131,8 @@ def show(
         "naive pick test",
         "re-scored pick test",
         "ensemble test",
+        "fitted weights test",
+        "equal weights test",
         "naive val-test gap",
         "ensemble - naive",
         title=f"{args.trials} trials per study, test accuracy (mean ± sd over seeds)",
@@ -134,7 +141,9 @@ def show(
     for dataset, rows in results.items():
 
         def cell(key: str, rows: list[dict[str, Any]] = rows) -> str:
-            values = [r[key] for r in rows]
+            values = [r[key] for r in rows if r.get(key) is not None]
+            if not values:  # results written before the report had this figure
+                return "-"
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             return f"{statistics.mean(values):.4f} ± {spread:.4f}"
 
@@ -146,6 +155,8 @@ def show(
             cell("naive_test"),
             cell("rescored_test"),
             cell("ensemble_test"),
+            cell("fitted_ensemble_test"),
+            cell("equal_ensemble_test"),
             cell("naive_gap"),
             f"{statistics.mean(diffs):+.4f}",
         )

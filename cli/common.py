@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 import yaml
 from rich.console import Console
 
-from worker.client import ParzenClient, ParzenError
+from worker.client import ParzenClient, ParzenError, ServerUnavailable
 
 console = Console()
 err_console = Console(stderr=True)
@@ -22,20 +23,31 @@ TokenOption = Annotated[
     str | None, typer.Option("--token", envvar="PARZEN_TOKEN", help="Bearer token.")
 ]
 DEFAULT_URL = "http://127.0.0.1:8000"
+# A person waits at the prompt: retry a restarting server briefly, then say what is wrong.
+RETRY_SECONDS = 3.0
+UNREACHABLE_EXIT = 2
 
 
 @contextmanager
 def client(url: str, token: str | None) -> Iterator[ParzenClient]:
-    """A client whose refusals end the command with the server's message and exit code 1."""
+    """A client whose refusals end the command with the server's message and exit code 1,
+    and a server that cannot be reached with one line and exit code 2 (never a traceback)."""
     try:
-        with ParzenClient(url, token, retry_seconds=10) as api:
+        with ParzenClient(url, token, retry_seconds=RETRY_SECONDS) as api:
             yield api
     except ParzenError as exc:
         err_console.print(f"[red]error[/red] {exc}")
         raise typer.Exit(1) from exc
-    except OSError as exc:
-        err_console.print(f"[red]error[/red] cannot reach {url}: {exc}")
-        raise typer.Exit(1) from exc
+    except (httpx.TransportError, OSError) as exc:
+        err_console.print(
+            f"[red]error[/red] cannot reach {url}: is `parzen server` running?",
+            highlight=False,
+            markup=True,
+        )
+        raise typer.Exit(UNREACHABLE_EXIT) from exc
+    except ServerUnavailable as exc:
+        err_console.print(f"[red]error[/red] {url} is unavailable ({exc}): try again later")
+        raise typer.Exit(UNREACHABLE_EXIT) from exc
 
 
 def load_document(path: Path) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def main(
                 "-m",
                 "cli.main",
                 "worker",
-                "--server",
+                "--url",
                 url,
                 "--gpus",
                 "all",

@@ -12,6 +12,13 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def _ranking_text(report: dict[str, Any]) -> str:
+    if report.get("ranking_note"):
+        return f"Ranking: {report['ranking_note']}."
+    method = report.get("rank_correlation_method", "Spearman")
+    return f"Rank correlation validation/test ({method}): {_fmt(report['rank_correlation'], 2)}."
+
+
 def print_report(console: Console, name: str, body: dict[str, Any]) -> None:
     report = body["report"]
     if report is None:
@@ -39,6 +46,8 @@ def print_report(console: Console, name: str, body: dict[str, Any]) -> None:
             )
         ensemble = report["ensemble"]
         weights = ", ".join(f"#{n}: {w:.2f}" for n, w in ensemble["weights"].items())
+        if ensemble.get("weighting", "fitted") != "fitted":
+            weights += f" ({ensemble['weighting']})"
         table.add_row(
             "ensemble", _fmt(ensemble["validation"]), "-", _fmt(ensemble["test"]), "-", "-", weights
         )
@@ -46,7 +55,7 @@ def print_report(console: Console, name: str, body: dict[str, Any]) -> None:
         console.print(
             f"pick: trial {pick['number']} (by {pick['chosen_by']}; the naive pick was trial "
             f"{pick['naive_number']}), test {_fmt(pick['test'])}, gap {pick['gap']:+.4f}. "
-            f"Rank correlation validation/test: {_fmt(report['rank_correlation'], 2)}. "
+            f"{_ranking_text(report)} "
             f"Ensemble beats the pick on validation: {ensemble['beats_pick_on_validation']}, "
             f"on test: {ensemble['beats_pick_on_test']}."
         )

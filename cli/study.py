@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from cli.common import DEFAULT_URL, TokenOption, UrlOption, client, console, load_document
 from cli.export import register as register_export
+from cli.format import flatten, number, server_order, to_csv, trial_rows
 from cli.report import print_report
+from cli.summary import print_summary
 
 app = typer.Typer(help="Create and inspect studies.", no_args_is_help=True)
 
@@ -58,47 +60,91 @@ def list_(url: UrlOption = DEFAULT_URL, token: TokenOption = None) -> None:
             str(counts.get("complete", 0)),
             str(counts.get("running", 0)),
             str(counts.get("failed", 0)),
-            _fmt(s["best_value"]),
+            number(s["best_value"]),
         )
     console.print(table)
 
 
 @app.command()
-def show(name: str, url: UrlOption = DEFAULT_URL, token: TokenOption = None) -> None:
+def show(
+    name: str,
+    as_json: Annotated[bool, typer.Option("--json", help="The study as JSON.")] = False,
+    url: UrlOption = DEFAULT_URL,
+    token: TokenOption = None,
+) -> None:
     """A study's settings and progress."""
     with client(url, token) as api:
         study = api.get_study(name)
-    console.print_json(data=study)
+    if as_json:
+        console.print_json(data=study)
+        return
+    print_summary(console, study)
 
 
 @app.command()
 def best(name: str, url: UrlOption = DEFAULT_URL, token: TokenOption = None) -> None:
     """The best complete trial: its value and parameters."""
     with client(url, token) as api:
+        study = api.get_study(name)
         trial = api.best_trial(name)
-    console.print(f"trial {trial['number']} of {name}: value {_fmt(trial['value'])}")
-    console.print_json(data=trial["params"])
+    goal = "lowest" if study["direction"] == "minimize" else "highest"
+    console.print(
+        f"trial {trial['number']} of {name}: {study['metric']} {number(trial['value'])} "
+        f"({goal} of {study['counts'].get('complete', 0)} complete)",
+        highlight=False,
+    )
+    table = Table("parameter", "value", box=None)
+    for key, value in flatten(trial["params"]).items():
+        table.add_row(key, number(value))
+    console.print(table)
+
+
+Order = Annotated[
+    str,
+    typer.Option(
+        help="best (the study's direction), worst, number, -number, value or -value.",
+    ),
+]
+Format = Annotated[str, typer.Option("--format", help="table, json or csv.")]
+FORMATS = ("table", "json", "csv")
+ORDERS = ("best", "worst", "number", "-number", "value", "-value")
 
 
 @app.command()
 def trials(
     name: str,
     state: Annotated[list[str] | None, typer.Option(help="Only these states.")] = None,
-    order: Annotated[str, typer.Option(help="number, -number, value or -value.")] = "number",
-    limit: int = 50,
+    order: Order = "best",
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many trials.")] = 0,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 50,
+    output: Format = "table",
     url: UrlOption = DEFAULT_URL,
     token: TokenOption = None,
 ) -> None:
-    """A page of a study's trials."""
+    """A page of a study's trials, one column per parameter, best first by default."""
+    if order not in ORDERS:
+        raise typer.BadParameter(f"one of {', '.join(ORDERS)}", param_hint="--order")
+    if output not in FORMATS:
+        raise typer.BadParameter(f"one of {', '.join(FORMATS)}", param_hint="--format")
     with client(url, token) as api:
-        page = api.trials(name, state=state, order=order, limit=limit)
-    table = Table("#", "state", "value", "attempt", "params")
-    for t in page["data"]:
-        table.add_row(
-            str(t["number"]), t["state"], _fmt(t["value"]), str(t["attempt"]), _short(t["params"])
+        direction = api.get_study(name)["direction"]
+        page = api.trials(
+            name, state=state, order=server_order(order, direction), offset=offset, limit=limit
         )
+    if output == "json":
+        console.print_json(data=page)
+        return
+    columns, rows = trial_rows(page["data"])
+    if output == "csv":
+        typer.echo(to_csv(columns, rows), nl=False)
+        return
+    table = Table(*["#" if c == "number" else c for c in columns])
+    for row in rows:
+        table.add_row(*(number(cell) for cell in row))
     console.print(table)
-    console.print(f"{len(page['data'])} of {page['count']} trials")
+    shown = len(page["data"])
+    first = offset + 1 if shown else offset
+    console.print(f"trials {first}-{offset + shown} of {page['count']} ({order} first)")
 
 
 def _state_command(action: str) -> None:
@@ -161,15 +207,6 @@ def delete(
     with client(url, token) as api:
         api.delete_study(name)
     console.print(f"deleted study {name}")
-
-
-def _fmt(value: float | None) -> str:
-    return "-" if value is None else f"{value:.6g}"
-
-
-def _short(params: dict[str, Any]) -> str:
-    text = ", ".join(f"{k}={v}" for k, v in params.items())
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 register_export(app)  # export, import (cli/export.py)

@@ -11,11 +11,14 @@ import typer
 
 from cli.common import DEFAULT_URL, TokenOption
 
-Server = Annotated[str, typer.Option("--server", envvar="PARZEN_URL", help="Server address.")]
+# --url like every other command; --server (its old name) stays as a hidden alias.
+Url = Annotated[str, typer.Option("--url", envvar="PARZEN_URL", help="Server address.")]
+ServerAlias = Annotated[str | None, typer.Option("--server", hidden=True)]
 
 
 def worker(
-    server: Server = DEFAULT_URL,
+    url: Url = DEFAULT_URL,
+    server: ServerAlias = None,
     token: TokenOption = None,
     gpus: Annotated[
         str, typer.Option(help="'all', 'none', or indices like '0,2': one process per GPU.")
@@ -55,6 +58,8 @@ def worker(
     """Lease trials, train them with Keras, report every epoch, tell the results."""
     from worker.launcher import parse_gpus
 
+    url = server or url
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
         selected = parse_gpus(gpus)
@@ -66,8 +71,8 @@ def worker(
 
         argv = [
             "worker",
-            "--server",
-            server,
+            "--url",
+            url,
             "--poll",
             str(poll),
             "--artifact-dir",
@@ -90,7 +95,7 @@ def worker(
     from worker.daemon import DaemonConfig, create
 
     config = DaemonConfig(
-        url=server,
+        url=url,
         token=token,
         burst=burst,
         modules=tuple(module or ()),

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from service import dashboard, metrics
+from service import api_docs, dashboard, metrics
 from service.access import FailureLimiter, LoopbackOnly
 from service.api import (
     artifacts,
@@ -75,6 +75,8 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         version="0.1.0",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # served by api_docs from installed assets: no CDN
+        redoc_url=None,
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_failed)
@@ -92,6 +94,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.include_router(api)
     app.include_router(health.router)  # /healthz, /readyz, /metrics: no token (probes)
     dashboard.install(app)  # pages at /, their data under /dashboard
+    api_docs.install(app)  # /docs and /redoc, offline
 
     @app.exception_handler(NotFoundError)
     async def not_found(_: Request, exc: NotFoundError) -> JSONResponse:

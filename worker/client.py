@@ -357,6 +357,12 @@ class ParzenClient:
     def create_token(self, role: str, name: str = "") -> dict[str, Any]:
         return self._json("POST", "/tokens", json={"role": role, "name": name})
 
+    def list_tokens(self) -> list[dict[str, Any]]:
+        return cast(list[dict[str, Any]], self._call("GET", "/tokens"))
+
+    def revoke_token(self, token_id: int) -> None:
+        self._call("DELETE", f"/tokens/{token_id}")
+
     def register_worker(
         self,
         *,

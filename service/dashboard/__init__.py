@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Receive, Scope, Send
 
-from service.dashboard import analysis, auth, data, pages
+from service.dashboard import analysis, auth, compare, data, pages
 from service.dashboard.cache import StudyCache
 from service.dashboard.templating import HERE, PLOTLY_VERSION
 
@@ -43,7 +43,7 @@ def install(app: FastAPI) -> None:
     app.state.dashboard_cache = StudyCache()
     app.add_exception_handler(auth.LoginRequired, auth.redirect_to_login)
     app.add_middleware(DashboardGZip, minimum_size=1024, compresslevel=6)
-    for module in (auth, pages, data, analysis):
+    for module in (auth, pages, data, analysis, compare):
         app.include_router(module.router)
 
     @app.get("/dashboard/static/plotly.min.js", include_in_schema=False)

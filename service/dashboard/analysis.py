@@ -87,5 +87,6 @@ def importance(study: StudyDep, storage: StorageDep, cache: CacheDep, _: ViewerD
             "trials": result.trials,
             "labels": [label for label, _ in result.scores],
             "scores": [score for _, score in result.scores],
+            "active": [result.active.get(label, result.trials) for label, _ in result.scores],
         }
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
@@ -24,14 +24,14 @@ HISTORY_BUCKETS = 1000  # at most 2 points per bucket: 2,000 points drawn, whate
 CHANGED_TRIALS_LIMIT = 500  # more changes than this between two polls: the page reloads its data
 EPOCHS_LIMIT = 5000
 TIMELINE_LIMIT = 1500
+CSV_LIMIT = 100_000
+ParamOrder = Annotated[str | None, Query(max_length=500, description="sort by this parameter")]
 
 
 @router.get("/studies")
 def studies(storage: StorageDep, _: ViewerDep) -> JSONResponse:
     records, total = storage.list_studies(limit=1000)
-    return views.json_response(
-        {"studies": [views.study_summary(s) for s in records], "count": total}
-    )
+    return views.json_response({"studies": views.study_summaries(storage, records), "count": total})
 
 
 @router.get("/studies/{name}/history")
@@ -66,7 +66,9 @@ def trials(
     desc: bool = False,
     page: Page = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 25,
+    param: ParamOrder = None,
 ) -> JSONResponse:
+    view = ParamView.of(study.space)
     rows, total = storage.table_trials(
         study_name=study.name,
         states=state or (),
@@ -74,8 +76,8 @@ def trials(
         descending=desc,
         offset=(page - 1) * size,
         limit=size,
+        param=_known_param(view, param),
     )
-    view = ParamView.of(study.space)
     return views.json_response(
         {
             "rows": [views.trial_row(t, view) for t in rows],
@@ -86,6 +88,41 @@ def trials(
             "orders": list(TABLE_ORDERS),
         }
     )
+
+
+@router.get("/studies/{name}/trials.csv")
+def trials_csv(
+    study: StudyDep,
+    storage: StorageDep,
+    _: ViewerDep,
+    state: Annotated[list[TrialState] | None, Query()] = None,
+    order: TableOrder = "number",
+    desc: bool = False,
+    param: ParamOrder = None,
+) -> Response:
+    """Every trial the table's filter matches, in its order, as CSV (up to CSV_LIMIT rows)."""
+    view = ParamView.of(study.space)
+    rows, _total = storage.table_trials(
+        study_name=study.name,
+        states=state or (),
+        order=order,
+        descending=desc,
+        limit=CSV_LIMIT,
+        param=_known_param(view, param),
+    )
+    body = views.trials_csv([views.trial_row(t, view) for t in rows], view.labels)
+    filename = f"{study.name}-trials.csv"
+    return Response(
+        body,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _known_param(view: ParamView, param: str | None) -> str | None:
+    if param is not None and param not in view.labels:
+        raise HTTPException(422, f"param must be one of {', '.join(view.labels)}, not {param!r}")
+    return param
 
 
 @router.get("/studies/{name}/changes")
@@ -110,7 +147,9 @@ def changes(
             "seq": stamp.change_seq,
             "epoch": epochs[-1].id if len(epochs) == EPOCHS_LIMIT else stamp.last_intermediate_id,
             "reset": len(changed) == CHANGED_TRIALS_LIMIT,
-            "study": views.study_summary(study),
+            "study": views.study_summary(
+                study, views.last_activity(storage, study, stamp.last_intermediate_id)
+            ),
             "trials": [views.change_row(c) for c in changed],
             "epochs": [views.epoch_row(e) for e in epochs],
         }
@@ -147,7 +186,9 @@ def timeline(study: StudyDep, storage: StorageDep, _: ViewerDep) -> JSONResponse
 
 @router.get("/studies/{name}/workers")
 def workers(study: StudyDep, storage: StorageDep, _: ViewerDep) -> JSONResponse:
-    records = storage.list_workers()
+    # This study's workers only: those that ran one of its trials (exited ones say so).
+    mine = storage.study_worker_ids(study_name=study.name)
+    records = [w for w in storage.list_workers() if w.id in mine]
     current = [w.current_trial_id for w in records if w.current_trial_id is not None]
     numbers = storage.trial_numbers(study_name=study.name, trial_ids=current)
     return views.json_response({"workers": [views.worker_row(w, numbers) for w in records]})

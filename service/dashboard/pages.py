@@ -9,15 +9,23 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from service.api.params import StudyName, TrialId, TrialNumber
+from service.dashboard import views
 from service.dashboard.auth import PageViewerDep
 from service.dashboard.params import ParamView
 from service.dashboard.report import study_report
 from service.dashboard.templating import render
-from service.dashboard.views import finished_count, study_summary
+from service.dashboard.views import (
+    best_params,
+    finished_count,
+    last_activity,
+    study_summaries,
+    study_summary,
+)
 from service.deps import SettingsDep, StorageDep
 from service.storage import NotFoundError, Storage, StudyRecord, TokenRecord, TrialRecord
 
 router = APIRouter(include_in_schema=False)
+MEDIAN_EPOCHS = 20_000  # epochs read for a pruned trial's median curve (the oldest first)
 
 
 @router.get("/")
@@ -29,7 +37,7 @@ def studies_page(
     partial: bool = False,
 ) -> Response:
     records, total = storage.list_studies(limit=1000)
-    context = {"studies": [study_summary(s) for s in records], "total": total}
+    context = {"studies": study_summaries(storage, records), "total": total}
     name = "studies_table.html" if partial else "studies.html"
     return render(request, name, _shared(settings.auth, token) | context)
 
@@ -67,6 +75,10 @@ def trial_page(
     except NotFoundError as exc:
         return _not_found(request, settings.auth, token, str(exc))
     context = _shared(settings.auth, token) | _trial_context(study, trial)
+    if trial.state == "pruned":  # against what it was stopped: the others' median per epoch
+        context["page_data"]["median"] = views.median_by_step(
+            storage.epochs_after(study_name=name, limit=MEDIAN_EPOCHS), trial.number
+        )
     return render(request, "trial_body.html" if partial else "trial.html", context)
 
 
@@ -102,10 +114,13 @@ def _study_context(storage: Storage, study: StudyRecord) -> dict[str, Any]:
             limit=1,
         )[0][0]
     view = ParamView.of(study.space)
+    activity = last_activity(storage, study, stamp.last_intermediate_id)
     return {
         "study": study,
-        "summary": study_summary(study),
+        "summary": study_summary(study, activity),
+        "last_activity": activity,
         "best": best,
+        "best_params": best_params(best),
         "finished": finished_count(study),
         "report": study_report(storage, study),
         "page_data": {
@@ -135,6 +150,7 @@ def _trial_context(study: StudyRecord, trial: TrialRecord) -> dict[str, Any]:
             "number": trial.number,
             "state": trial.state,
             "metric": study.metric,
+            "direction": study.direction,
             "epochs": len(trial.intermediate),
             "attempt": trial.attempt,
             "steps": [e.step for e in epochs],

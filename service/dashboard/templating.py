@@ -18,14 +18,21 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 
 def fmt_value(value: object) -> str:
-    """A number as a person reads it: 6 significant digits, no float noise."""
+    """A number as a person reads it: 4 significant digits, scientific notation where fixed
+    notation would hide them (below 0.001, from 100,000 up); whole numbers stay whole."""
     if value is None:
         return "—"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
-    return f"{value:.6g}"
+    size = abs(value)
+    if isinstance(value, int) and size < 100_000:
+        return str(value)
+    if size and (size < 1e-3 or size >= 1e5):
+        mantissa, exponent = f"{value:.3e}".split("e")
+        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+    return f"{value:.4g}"
 
 
 def iso(moment: datetime | None) -> str:

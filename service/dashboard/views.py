@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.responses import JSONResponse
 
 from service.dashboard.params import ParamView
-from service.storage import StudyRecord, TrialRecord, WorkerRecord
+from service.storage import Storage, StudyRecord, TrialRecord, WorkerRecord
 from service.storage.dashboard import AttemptSpan, EpochPoint, TrialChange
 from service.storage.records import FINISHED_STATES, TRIAL_STATES
 
@@ -26,7 +26,25 @@ def finished_count(study: StudyRecord) -> int:
     return sum(study.counts.get(state, 0) for state in FINISHED_STATES)
 
 
-def study_summary(study: StudyRecord) -> dict[str, Any]:
+def last_activity(storage: Storage, study: StudyRecord, last_intermediate_id: int = 0) -> datetime:
+    """The last change to one study's trials, its last epoch included (its creation when
+    nothing happened yet)."""
+    moments: list[datetime | None] = [
+        study.created_at,
+        *storage.last_activity(study_names=[study.name]).values(),
+    ]
+    if last_intermediate_id:
+        moments.append(storage.epoch_moment(intermediate_id=last_intermediate_id))
+    return max(m for m in moments if m is not None)
+
+
+def study_summaries(storage: Storage, studies: list[StudyRecord]) -> list[dict[str, Any]]:
+    """Summaries of many studies; last activity from their trials (epochs are not scanned)."""
+    moments = storage.last_activity(study_names=[s.name for s in studies])
+    return [study_summary(s, moments.get(s.name, s.created_at)) for s in studies]
+
+
+def study_summary(study: StudyRecord, activity: datetime | None = None) -> dict[str, Any]:
     finished = finished_count(study)
     return {
         "name": study.name,
@@ -41,6 +59,34 @@ def study_summary(study: StudyRecord) -> dict[str, Any]:
         "progress": min(1.0, finished / study.max_trials) if study.max_trials else 0.0,
         "created_at": iso(study.created_at),
         "updated_at": iso(study.updated_at),
+        "last_activity": iso(activity or study.created_at),
+    }
+
+
+def flat_params(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested choices as dotted names: {"layer": {"kind": "conv"}} -> {"layer.kind": "conv"}."""
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat.update(flat_params(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def best_params(trial: TrialRecord | None) -> dict[str, Any] | None:
+    """The best trial's parameters for the study header: flat for reading, and as YAML and
+    JSON documents (nested, as a training script takes them) for the copy buttons."""
+    if trial is None:
+        return None
+    import json
+
+    import yaml
+
+    return {
+        "flat": flat_params(trial.params),
+        "yaml": yaml.safe_dump(trial.params, sort_keys=False),
+        "json": json.dumps(trial.params, indent=2),
     }
 
 
@@ -62,6 +108,25 @@ def trial_row(trial: TrialRecord, view: ParamView) -> dict[str, Any]:
     }
 
 
+TABLE_CSV_COLUMNS = ("number", "state", "value", "last_step", "attempt", "worker_id")
+TABLE_CSV_TIMES = ("started_at", "finished_at", "duration")
+
+
+def trials_csv(rows: list[dict[str, Any]], labels: list[str]) -> str:
+    """The trial table as CSV: full values (no rounding), a column per parameter."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*TABLE_CSV_COLUMNS, *TABLE_CSV_TIMES, *labels])
+    for row in rows:
+        cells = [row[c] for c in (*TABLE_CSV_COLUMNS, *TABLE_CSV_TIMES)]
+        cells += [row["params"].get(label) for label in labels]
+        writer.writerow(["" if c is None else c for c in cells])
+    return out.getvalue()
+
+
 def change_row(change: TrialChange) -> dict[str, Any]:
     return {
         "number": change.number,
@@ -73,6 +138,20 @@ def change_row(change: TrialChange) -> dict[str, Any]:
 
 def epoch_row(epoch: EpochPoint) -> list[Any]:
     return [epoch.number, epoch.state, epoch.step, epoch.value]
+
+
+def median_by_step(epochs: list[EpochPoint], number: int) -> dict[str, list[Any]]:
+    """Per epoch, the median value of the other finished trials (what a median pruner
+    compares a trial with)."""
+    import statistics
+
+    by_step: dict[int, list[float]] = {}
+    for epoch in epochs:
+        finished = epoch.state in ("complete", "pruned")
+        if epoch.number != number and finished and epoch.value is not None:
+            by_step.setdefault(epoch.step, []).append(epoch.value)
+    steps = sorted(by_step)
+    return {"steps": steps, "values": [statistics.median(by_step[s]) for s in steps]}
 
 
 def curves(epochs: list[EpochPoint]) -> list[dict[str, Any]]:

@@ -135,9 +135,12 @@ class DashboardStore(StorageCore):
         descending: bool = False,
         offset: int = 0,
         limit: int = 50,
+        param: str | None = None,
     ) -> tuple[list[TrialRecord], int]:
-        """One page of the trial table, and the number of rows the filter matches."""
-        column = getattr(Trial, order)
+        """One page of the trial table, and the number of rows the filter matches; sorted
+        by the sampler's value of the parameter `param` when given (inactive ones last;
+        a choice sorts by option index)."""
+        column: Any = getattr(Trial, order) if param is None else Trial.vals[param].as_float()
         with self.session() as session:
             return page_of_trials(
                 session,
@@ -252,6 +255,62 @@ class DashboardStore(StorageCore):
                 .limit(limit)
             ).all()
         return [AttemptSpan(*row) for row in reversed(rows)]
+
+    def last_activity(self, *, study_names: Sequence[str]) -> dict[str, datetime]:
+        """The last change to each study's trials: one created, started or finished. Not the
+        study's `updated_at`, which every ask of a worker moves. (Epochs are left to
+        `epoch_moment`: a grouped scan of every epoch would cost the studies page too much.)"""
+        if not study_names:
+            return {}
+        with self.session() as session:
+            rows = session.execute(
+                select(
+                    Study.name,
+                    func.max(Trial.created_at),
+                    func.max(Trial.started_at),
+                    func.max(Trial.finished_at),
+                )
+                .join(Trial, Trial.study_id == Study.id)
+                .where(Study.name.in_(study_names))
+                .group_by(Study.name)
+            ).all()
+        return {name: max(m for m in moments if m is not None) for name, *moments in rows}
+
+    def epoch_moment(self, *, intermediate_id: int) -> datetime | None:
+        """When an epoch (by id, such as a stamp's last_intermediate_id) was reported."""
+        with self.session() as session:
+            return session.scalar(
+                select(IntermediateValue.created_at).where(IntermediateValue.id == intermediate_id)
+            )
+
+    def finished_with_epochs(self, *, study_name: str) -> list[tuple[int, float, int]]:
+        """Number, value and epochs trained of every complete trial with a value, by number
+        (the compare page's histories by trial and by epochs)."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            rows = session.execute(
+                select(Trial.number, Trial.value, Trial.last_step)
+                .where(
+                    Trial.study_id == study_id,
+                    Trial.state == "complete",
+                    Trial.value.is_not(None),
+                )
+                .order_by(Trial.number)
+            ).all()
+        return [(n, v, steps or 0) for n, v, steps in rows if v is not None]
+
+    def study_worker_ids(self, *, study_name: str) -> set[str]:
+        """Workers that ran an attempt of this study's trials (the study's workers card)."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            return set(
+                session.scalars(
+                    select(TrialAttempt.worker_id)
+                    .join(Trial, Trial.id == TrialAttempt.trial_id)
+                    .where(Trial.study_id == study_id, TrialAttempt.worker_id.is_not(None))
+                    .distinct()
+                )
+            )
 
 
 def _study(session: Session, name: str) -> tuple[int, str, int]:

@@ -343,6 +343,10 @@ class TrialStore(StorageCore):
             if rows:
                 session.execute(insert(Trial), rows)
             study.trial_counter = first + len(rows) - 1
+            session.flush()
+            # Imported trials spend the budget like asked ones: with nothing pending, a
+            # spent study is complete (no worker's ask would ever say so).
+            _complete_if_spent(session, study_id, now)
         return list(range(first, first + len(rows)))
 
     def release(

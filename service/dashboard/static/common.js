@@ -34,11 +34,28 @@ export async function swapPartial(url, selector) {
   return true;
 }
 
+// 4 significant digits; scientific notation where fixed notation hides them.
 export function fmt(value) {
   if (value === null || value === undefined) return "—";
-  if (typeof value !== "number") return String(value);
-  if (Number.isInteger(value)) return String(value);
-  return String(Number(value.toPrecision(6)));
+  if (typeof value !== "number" || !Number.isFinite(value)) return String(value);
+  const size = Math.abs(value);
+  if (Number.isInteger(value) && size < 1e5) return String(value);
+  if (size !== 0 && (size < 1e-3 || size >= 1e5)) return value.toExponential(3).replace(/\.?0+e/, "e");
+  return String(Number(value.toPrecision(4)));
+}
+
+// d3 format of plot hovers and ticks matching fmt: 4 significant digits, no trailing zeros.
+export const NUMBER = ".4~g";
+
+// Clicking a point of `div` opens its trial: `numberOf(point)` is its trial number.
+export function openTrialOnClick(div, studyName, numberOf) {
+  div.removeAllListeners?.("plotly_click");
+  div.on?.("plotly_click", (event) => {
+    const number = event.points?.length ? numberOf(event.points[0]) : null;
+    if (number !== null && number !== undefined) {
+      location.href = `/studies/${encodeURIComponent(studyName)}/trials/${number}`;
+    }
+  });
 }
 
 export function duration(seconds) {

@@ -1,5 +1,5 @@
 // The study page's plots. Each takes a div and the JSON of its /dashboard/api endpoint.
-import { STATE_COLORS, draw, empty, fmt } from "./common.js";
+import { NUMBER, STATE_COLORS, draw, empty, fmt, openTrialOnClick } from "./common.js";
 
 // Points beyond which a scatter is drawn with WebGL. The server sends at most ~2,000 history
 // points, which SVG draws faster than a WebGL context starts in a browser without a GPU.
@@ -14,7 +14,7 @@ function better(direction) {
 }
 
 // Optimization history: every complete (and pruned) value, and the best so far.
-export function history(div, data) {
+export async function history(div, data, studyName) {
   const { complete, pruned } = data.series;
   if (!complete.number.length && !pruned.number.length) {
     return empty(div, "No finished trial yet: values appear here as trials complete.");
@@ -33,12 +33,12 @@ export function history(div, data) {
       name: "complete", type: scatterType(complete.number.length), mode: "markers",
       x: complete.number, y: complete.value,
       marker: { color: STATE_COLORS.running, size: 6, opacity: 0.65 },
-      hovertemplate: "trial %{x}<br>%{y:.6g}<extra></extra>",
+      hovertemplate: `trial %{x}<br>%{y:${NUMBER}}<extra></extra>`,
     },
     {
       name: "best so far", type: "scatter", mode: "lines", x: bestX, y: bestY,
       line: { color: STATE_COLORS.complete, width: 2.5, shape: "hv" },
-      hovertemplate: "best up to trial %{x}<br>%{y:.6g}<extra></extra>",
+      hovertemplate: `best up to trial %{x}<br>%{y:${NUMBER}}<extra></extra>`,
     },
   ];
   if (pruned.number.length) {
@@ -46,24 +46,28 @@ export function history(div, data) {
       name: "pruned", type: scatterType(pruned.number.length), mode: "markers",
       x: pruned.number, y: pruned.value,
       marker: { color: STATE_COLORS.pruned, size: 5, opacity: 0.5, symbol: "x" },
-      hovertemplate: "trial %{x} (pruned)<br>%{y:.6g}<extra></extra>",
+      hovertemplate: `trial %{x} (pruned)<br>%{y:${NUMBER}}<extra></extra>`,
     });
   }
-  return draw(div, traces, {
-    xaxis: { title: { text: "trial" } },
-    yaxis: { title: { text: data.metric } },
+  await draw(div, traces, {
+    xaxis: { title: { text: "trial" }, tickformat: "d" },
+    yaxis: { title: { text: data.metric }, tickformat: NUMBER },
   });
+  openTrialOnClick(div, studyName, (point) => point.x);
 }
 
 export function importance(div, data) {
   if (!data.labels.length) return empty(div, "Needs at least two complete trials.");
   const labels = [...data.labels].reverse();
   const scores = [...data.scores].reverse();
+  // A branch parameter says in how many trials it was active (the others did not take it).
+  const active = [...(data.active ?? data.labels.map(() => data.trials))].reverse();
+  const partly = active.map((n) => (n < data.trials ? ` · ${n.toLocaleString()} of ${data.trials.toLocaleString()} trials` : ""));
   return draw(div, [{
-    type: "bar", orientation: "h", x: scores, y: labels,
+    type: "bar", orientation: "h", x: scores, y: labels, customdata: partly,
     marker: { color: "#1d4ed8" },
     text: scores.map((s) => `${(100 * s).toFixed(1)}%`), textposition: "auto",
-    hovertemplate: "%{y}: %{x:.1%}<extra></extra>",
+    hovertemplate: "%{y}: %{x:.1%}%{customdata}<extra></extra>",
   }], {
     margin: { l: 150, r: 16, t: 6, b: 36 },
     xaxis: { tickformat: ".0%", range: [0, Math.max(...scores) * 1.05] },
@@ -88,7 +92,8 @@ function axis(dim) {
   let [low, high] = dim.bounds ?? [Math.min(...present), Math.max(...present)];
   low = transform(low); high = transform(high);
   if (high === low) high = low + 1;
-  const ticks = dim.log ? logTicks(low, high) : linearTicks(low, high);
+  let ticks = dim.log ? logTicks(low, high) : linearTicks(low, high);
+  if (dim.kind === "int") ticks = ticks.map(Math.round).filter((t, i, all) => all.indexOf(t) === i);
   const tickvals = ticks.map(transform);
   const ticktext = ticks.map(fmt);
   let values = dim.values.map((v) => (v === null ? null : transform(v)));
@@ -138,8 +143,9 @@ export function parallel(div, data) {
   }], { margin: { l: 70, r: 70, t: 56, b: 24 } });
 }
 
-// One small scatter per parameter, sharing the value axis.
-export function slices(div, data) {
+// One small scatter per parameter, sharing the value axis. Colour: trial number, the newest
+// darkest (a light-to-dark scale on white made the newest trials nearly invisible).
+export async function slices(div, data, studyName) {
   const dims = data.dimensions;
   if (!data.values.length || !dims.length) return empty(div, "No complete trial yet.");
   const columns = Math.min(4, dims.length);
@@ -155,34 +161,49 @@ export function slices(div, data) {
     traces.push({
       type: "scatter", mode: "markers", xaxis: `x${n}`, yaxis: `y${n}`,
       x: picked.map(([v]) => v), y: picked.map(([, j]) => data.values[j]),
-      text: picked.map(([, j]) => `trial ${data.numbers[j]}`),
+      customdata: picked.map(([, j]) => data.numbers[j]),
       marker: {
-        size: 5, opacity: 0.7, color: picked.map(([, j]) => data.numbers[j]),
-        colorscale: "Blues", cmin: Math.min(...data.numbers), cmax: Math.max(...data.numbers),
+        size: 6, opacity: 0.8, color: picked.map(([, j]) => data.numbers[j]),
+        colorscale: "Viridis", reversescale: true,
+        cmin: Math.min(...data.numbers), cmax: Math.max(...data.numbers),
         showscale: i === 0, colorbar: { title: { text: "trial" }, thickness: 10, len: 0.5 },
       },
-      hovertemplate: `%{text}<br>${dim.label}: %{x}<br>${data.metric}: %{y:.6g}<extra></extra>`,
+      hovertemplate: `trial %{customdata}<br>${dim.label}: %{x}<br>${data.metric}: %{y:${NUMBER}}<extra></extra>`,
     });
     layout[`xaxis${n}`] = {
       title: { text: dim.label, standoff: 4 }, gridcolor: "#eef0f3",
       type: dim.kind === "categorical" ? "category" : dim.log ? "log" : "linear",
       ...(dim.log ? logAxis(dim) : {}),
+      ...(dim.kind === "int" && !dim.log ? intAxis(dim) : {}),
       ...(dim.kind === "categorical" ? { categoryorder: "array", categoryarray: dim.options } : {}),
     };
-    layout[`yaxis${n}`] = { gridcolor: "#eef0f3", ...(i % columns === 0 ? { title: { text: data.metric } } : {}) };
+    layout[`yaxis${n}`] = {
+      gridcolor: "#eef0f3", tickformat: NUMBER,
+      ...(i % columns === 0 ? { title: { text: data.metric } } : {}),
+    };
   });
-  return draw(div, traces, layout);
+  await draw(div, traces, layout);
+  openTrialOnClick(div, studyName, (point) => point.customdata);
 }
 
-// Powers of ten over wide ranges, 1-2-5 steps over narrow ones.
+// Log axes ticked at real values (0.001, 0.01 or 1, 2, 5 steps), written like every number.
 function logAxis(dim) {
   const values = dim.values.filter((v) => v !== null && v > 0);
   const [low, high] = dim.bounds ?? [Math.min(...values), Math.max(...values)];
-  return { dtick: Math.log10(high / low) >= 2 ? 1 : "D2", exponentformat: "power" };
+  const ticks = logTicks(Math.log10(low), Math.log10(high));
+  return { tickmode: "array", tickvals: ticks, ticktext: ticks.map(fmt) };
+}
+
+// Integer parameters get whole ticks only (never 1.5 or 2.5).
+function intAxis(dim) {
+  const values = dim.values.filter((v) => v !== null);
+  const [low, high] = dim.bounds ?? [Math.min(...values), Math.max(...values)];
+  const ticks = linearTicks(low, high).map(Math.round).filter((t, i, all) => all.indexOf(t) === i);
+  return { tickmode: "array", tickvals: ticks, ticktext: ticks.map(String) };
 }
 
 // Learning curves: running trials in blue, finished ones light, the best in green.
-export function curves(div, data, direction) {
+export async function curves(div, data, direction, studyName) {
   const drawn = data.curves.filter((c) => c.steps.length);
   if (!drawn.length) return empty(div, "No epoch reported yet: curves appear as workers report.");
   const isBetter = better(direction);
@@ -198,21 +219,22 @@ export function curves(div, data, direction) {
       : c.state === "pruned" ? STATE_COLORS.pruned : "#9ca3af";
     return {
       type: "scatter", mode: running ? "lines+markers" : "lines", name: `trial ${c.number}`,
-      x: c.steps, y: c.values,
+      x: c.steps, y: c.values, customdata: c.steps.map(() => c.number),
       line: { color, width: running || c === best ? 2.5 : 1.2 },
       opacity: running || c === best ? 1 : 0.55, marker: { size: 5 },
-      hovertemplate: `trial ${c.number} (${c.state})<br>epoch %{x}: %{y:.6g}<extra></extra>`,
+      hovertemplate: `trial ${c.number} (${c.state})<br>epoch %{x}: %{y:${NUMBER}}<extra></extra>`,
     };
   });
-  return draw(div, traces, {
+  await draw(div, traces, {
     showlegend: false,
-    xaxis: { title: { text: "epoch" }, dtick: Math.max(...drawn.map((c) => c.steps.length)) < 12 ? 1 : undefined },
-    yaxis: { title: { text: data.metric } },
+    xaxis: { title: { text: "epoch" }, tickformat: "d", dtick: Math.max(...drawn.map((c) => c.steps.length)) < 12 ? 1 : undefined },
+    yaxis: { title: { text: data.metric }, tickformat: NUMBER },
   });
+  openTrialOnClick(div, studyName, (point) => point.customdata);
 }
 
 // Attempts as bars on a time axis, one row per worker, coloured by outcome.
-export function timeline(div, data) {
+export async function timeline(div, data, studyName) {
   const spans = data.spans;
   if (!spans.number.length) {
     return empty(div, "No attempt yet (imported trials have none): bars appear as workers lease trials.");
@@ -223,22 +245,24 @@ export function timeline(div, data) {
     const start = Date.parse(spans.start[i]);
     const end = spans.end[i] ? Date.parse(spans.end[i]) : now;
     const outcome = spans.outcome[i];
-    if (!byOutcome.has(outcome)) byOutcome.set(outcome, { x: [], base: [], y: [], customdata: [] });
+    if (!byOutcome.has(outcome)) byOutcome.set(outcome, { x: [], base: [], y: [], customdata: [], text: [] });
     const t = byOutcome.get(outcome);
     t.x.push(Math.max(end - start, 500));
     t.base.push(new Date(start).toISOString());
     t.y.push(spans.worker[i]);
-    t.customdata.push(`trial ${number}, attempt ${spans.attempt[i]}: ${outcome}`);
+    t.customdata.push(number);
+    t.text.push(`trial ${number}, attempt ${spans.attempt[i]}: ${outcome}`);
   });
   const traces = [...byOutcome].map(([outcome, t]) => ({
     type: "bar", orientation: "h", name: outcome, ...t,
     marker: { color: STATE_COLORS[outcome] ?? "#6b7785" },
-    hovertemplate: "%{customdata}<extra></extra>",
+    hovertemplate: "%{text}<extra></extra>", textposition: "none",
   }));
-  return draw(div, traces, {
+  await draw(div, traces, {
     barmode: "overlay",
     margin: { l: 110, r: 16, t: 30, b: 40 },
     xaxis: { type: "date" },
     yaxis: { type: "category", automargin: true },
   });
+  openTrialOnClick(div, studyName, (point) => point.customdata);
 }

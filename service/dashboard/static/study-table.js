@@ -22,9 +22,34 @@ export class TrialTable {
     this.studyName = studyName;
     this.direction = direction;
     this.labels = labels;
-    this.query = { order: "number", desc: true, page: 1, size: 25, states: new Set() };
+    this.query = { order: "number", param: null, desc: true, page: 1, size: 25, states: new Set() };
     this.known = null; // trial numbers on the current page, to highlight the new ones
+    this.hidden = new Set(); // parameter columns switched off in the column chooser
+    this.last = null;
     this.buildFilter();
+    this.buildChooser();
+  }
+
+  buildChooser() {
+    const box = $("#column-chooser .choices");
+    if (!box) return;
+    for (const label of this.labels) {
+      const input = el("input", { type: "checkbox", value: label, checked: true, "data-column": label });
+      input.addEventListener("change", () => {
+        if (input.checked) this.hidden.delete(label); else this.hidden.add(label);
+        if (this.last) this.render(this.last);
+      });
+      box.append(el("label", {}, input, label));
+    }
+  }
+
+  // The table's filter and order, without the page: what the CSV download holds.
+  params() {
+    const q = this.query;
+    const params = new URLSearchParams({ order: q.order, desc: q.desc });
+    if (q.param) params.set("param", q.param);
+    for (const state of q.states) params.append("state", state);
+    return params;
   }
 
   buildFilter() {
@@ -41,20 +66,33 @@ export class TrialTable {
   }
 
   url() {
-    const q = this.query;
-    const params = new URLSearchParams({ order: q.order, desc: q.desc, page: q.page, size: q.size });
-    for (const state of q.states) params.append("state", state);
+    const params = this.params();
+    params.set("page", this.query.page);
+    params.set("size", this.query.size);
     return `${this.base}/trials?${params}`;
   }
 
   async load() {
     const data = await getJSON(this.url());
+    const csv = $("#csv-download");
+    if (csv) csv.href = `${this.base}/trials.csv?${this.params()}`;
+    this.last = data;
     this.render(data);
+  }
+
+  // Parameters sort on the server by the sampler's value, ascending first.
+  sortByParam(label) {
+    const q = this.query;
+    if (q.param === label) q.desc = !q.desc;
+    else { q.param = label; q.desc = false; }
+    q.page = 1;
+    this.load();
   }
 
   // A first click sorts values best first, times and epochs latest first, others ascending.
   sortBy(key) {
     const q = this.query;
+    if (q.param) { q.param = null; q.order = null; }
     if (q.order === key) q.desc = !q.desc;
     else {
       q.order = key;
@@ -66,11 +104,11 @@ export class TrialTable {
 
   render(data) {
     const table = $("#trial-table");
-    const labels = data.labels;
+    const labels = data.labels.filter((label) => !this.hidden.has(label));
     const head = el("tr");
     for (const column of COLUMNS) {
       const sortable = !column.fixed;
-      const sorted = this.query.order === column.key;
+      const sorted = !this.query.param && this.query.order === column.key;
       const th = el("th", {
         class: [column.num ? "num" : "", sortable ? "sortable" : "",
           sorted ? (this.query.desc ? "sorted-desc" : "sorted-asc") : ""].join(" ").trim(),
@@ -80,7 +118,12 @@ export class TrialTable {
       if (sortable) th.addEventListener("click", () => this.sortBy(column.key));
       head.append(th);
     }
-    for (const label of labels) head.append(el("th", { class: "param" }, label));
+    for (const label of labels) {
+      const sorted = this.query.param === label ? (this.query.desc ? "sorted-desc" : "sorted-asc") : "";
+      const th = el("th", { class: `param sortable ${sorted}`.trim(), "data-param": label, title: "sort" }, label);
+      th.addEventListener("click", () => this.sortByParam(label));
+      head.append(th);
+    }
     table.tHead.replaceChildren(head);
 
     const numbers = new Set(data.rows.map((r) => r.number));
@@ -127,7 +170,7 @@ const WORKER_COLORS = { busy: "running", idle: "complete", lost: "failed", stopp
 
 export function renderWorkers(box, data, studyName) {
   if (!data.workers.length) {
-    box.replaceChildren(el("p", { class: "empty" }, "No worker registered. Start one with: parzen worker"));
+    box.replaceChildren(el("p", { class: "empty" }, "No worker has run a trial of this study yet. Start one with: parzen worker"));
     return;
   }
   const head = el("tr", {}, ...["Worker", "Host", "GPU", "State", "Trial", "Done", "Failed", "Last seen"]

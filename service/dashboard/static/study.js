@@ -26,14 +26,14 @@ function drawHistory() {
   $("#history-note").textContent = drawn < total
     ? `${total.toLocaleString()} trials, ${drawn.toLocaleString()} points drawn (extremes of each run kept)`
     : `${total.toLocaleString()} finished trial${total === 1 ? "" : "s"}`;
-  return plots.history($("#history"), live.history);
+  return plots.history($("#history"), live.history, page.name);
 }
 
 async function loadCurves() {
   live.curves = await getJSON(`${base}/curves`);
   const n = live.curves.curves.length;
   $("#curves-note").textContent = n ? `${n} trials: running, best and latest` : "";
-  return plots.curves($("#curves"), live.curves, page.direction);
+  return plots.curves($("#curves"), live.curves, page.direction, page.name);
 }
 
 async function loadParams() {
@@ -44,17 +44,17 @@ async function loadParams() {
     ? `${shown.toLocaleString()} of ${data.total.toLocaleString()} complete trials${shown < data.chosen ? " (spread evenly over the ranks)" : ""}`
     : "";
   await plots.parallel($("#parallel"), data);
-  await plots.slices($("#slices"), data);
+  await plots.slices($("#slices"), data, page.name);
 }
 
 async function loadImportance() {
   const data = await getJSON(`${base}/importance`);
   $("#importance-note").textContent = data.labels.length
-    ? `${data.method}, fitted on ${data.trials.toLocaleString()} complete trials.` : "";
+    ? `${data.method}, fitted on ${data.trials.toLocaleString()} complete trials; a parameter of a branch (choice.*.name) is active only where its branch was taken.` : "";
   return plots.importance($("#importance"), data);
 }
 
-const loadTimeline = async () => plots.timeline($("#timeline"), await getJSON(`${base}/timeline`));
+const loadTimeline = async () => plots.timeline($("#timeline"), await getJSON(`${base}/timeline`), page.name);
 const loadWorkers = async () => {
   renderWorkers($("#workers"), await getJSON(`${base}/workers`), page.name);
   showTimes($("#workers"));
@@ -118,7 +118,7 @@ async function poll() {
     if (live.history && mergeHistory(data.trials)) work.push(drawHistory());
   }
   if (live.curves && mergeCurves(data.trials, data.epochs)) {
-    work.push(plots.curves($("#curves"), live.curves, page.direction));
+    work.push(plots.curves($("#curves"), live.curves, page.direction, page.name));
   }
   if (data.trials.length && Date.now() - live.slowAt > SLOW_REFRESH_MS) work.push(loadSlow());
   await Promise.all(work);
@@ -126,6 +126,24 @@ async function poll() {
 }
 
 $("#top").addEventListener("change", () => loadParams());
+// "copy as YAML/JSON" of the best parameters (delegated: the summary is swapped live).
+$("#summary").addEventListener("click", async (event) => {
+  const button = event.target.closest("button[data-copy]");
+  if (!button) return;
+  const text = $(`#best-${button.dataset.copy}`).value;
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch {
+    const area = Object.assign(document.createElement("textarea"), { value: text });
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  const label = button.textContent;
+  button.textContent = "copied";
+  setTimeout(() => { button.textContent = label; }, 1500);
+});
 showTimes();
 // The history first: it is what a person looks at, and what the benchmark times.
 loadHistory()

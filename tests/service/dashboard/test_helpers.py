@@ -69,3 +69,57 @@ def test_forest_importance_finds_the_parameter_that_matters() -> None:
     assert result.trials == 300 and result.scores[0][0] == "learning_rate"
     assert abs(sum(score for _, score in result.scores) - 1) < 1e-6
     assert forest_importance(view.table(trials[:1])).scores == []
+
+
+OPTIMIZER_SPACE = {
+    "optimizer": {
+        "type": "choice",
+        "options": [
+            {"name": "adam", "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 1e-1}},
+            {"name": "sgd", "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 1e-1}},
+        ],
+    },
+    "dropout": {"type": "uniform", "low": 0.0, "high": 0.5},
+}
+
+
+def test_a_branch_parameter_of_every_option_is_one_feature_with_its_active_count() -> None:
+    """The learning rate that both optimizers define is ranked once, first (it is what
+    matters), not split in two halves that each look half as important."""
+    import time
+
+    view = ParamView.of(OPTIMIZER_SPACE)
+    rng = random.Random(2)
+    trials = []
+    for number in range(1, 401):
+        option = rng.randint(0, 1)
+        lr = 10 ** rng.uniform(-4, -1)
+        branch = ("adam", "sgd")[option]
+        vals = {"optimizer": option, f"optimizer.{branch}.learning_rate": lr}
+        vals |= {"dropout": rng.uniform(0, 0.5)}
+        trials.append(TrialVals(number, (lr * 100 - 3) ** 2, vals))
+    started = time.perf_counter()
+    result = forest_importance(view.table(trials))
+    assert time.perf_counter() - started < 5  # generous: the machine is shared
+    labels = [label for label, _ in result.scores]
+    assert labels[0] == "optimizer.*.learning_rate" and len(labels) == 3
+    assert dict(result.scores)["optimizer.*.learning_rate"] > 0.5
+    assert result.active == {"optimizer.*.learning_rate": 400, "optimizer": 400, "dropout": 400}
+
+
+def test_a_parameter_of_one_branch_keeps_its_label_and_counts_its_trials() -> None:
+    view = ParamView.of(MIXED_SPACE)
+    rng = random.Random(3)
+    trials = []
+    for number in range(1, 201):
+        layer = number % 2
+        vals = {"learning_rate": 0.01, "units": 32, "activation": 0, "layer": layer}
+        vals |= {"dropout": rng.uniform(0, 0.5)}
+        if layer:
+            vals["layer.dense.width"] = rng.randint(16, 512)
+        else:
+            vals |= {"layer.conv.filters": rng.randint(8, 64), "layer.conv.kernel_size": 0}
+        trials.append(TrialVals(number, vals["dropout"], vals))
+    result = forest_importance(view.table(trials))
+    assert result.active["layer.dense.width"] == 100 and result.active["layer.conv.filters"] == 100
+    assert result.scores[0][0] == "dropout"

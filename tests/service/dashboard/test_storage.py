@@ -124,3 +124,64 @@ def test_attempt_spans_and_trial_numbers(storage: Storage, pool: SamplerPool) ->
     assert len(storage.attempt_spans(study_name="study", limit=1)) == 1
     numbers = storage.trial_numbers(study_name="study", trial_ids=[second.id, 10_000])
     assert numbers == {second.id: 2}
+
+
+def test_last_activity_moves_with_trials_not_with_polls(
+    storage: Storage, pool: SamplerPool
+) -> None:
+    """ "Last activity" is the last change to a trial: an ask that hands out nothing (a
+    worker polling a study at max_parallel) moves `updated_at`, not the last activity."""
+    from dataclasses import replace
+
+    from service.dashboard.views import last_activity
+
+    storage.create_study(spec=replace(study_spec(max_parallel=1), name="study"))
+    trial = _run(storage, pool, value=None)
+    first = storage.get_study(name="study")
+    before = last_activity(storage, first)
+    assert before >= trial.created_at
+    polled = storage.ask(study_name="study", worker_id=None, proposer=pool)
+    assert polled.trial is None  # max_parallel reached: a poll, nothing changed
+    study = storage.get_study(name="study")
+    assert study.updated_at > first.updated_at and last_activity(storage, study) == before
+    store_report(storage, trial, step=1, values={"val_loss": 1.0})
+    stamp = storage.study_stamp(study_name="study")
+    assert last_activity(storage, study, stamp.last_intermediate_id) > before
+    assert storage.last_activity(study_names=["study", "nope"]).keys() == {"study"}
+
+
+def test_study_workers_are_those_that_ran_its_trials(storage: Storage, pool: SamplerPool) -> None:
+    """The workers card of a study lists its own workers, not every worker of the server."""
+    from dataclasses import replace
+
+    storage.create_study(spec=study_spec(max_parallel=10))
+    storage.create_study(spec=replace(study_spec(max_parallel=10), name="other"))
+    mine, theirs = (
+        storage.register_worker(host=h, pid=1, gpu=None, builders=[], datasets=[])
+        for h in ("mine", "theirs")
+    )
+    assert storage.ask(study_name="study", worker_id=mine.id, proposer=pool).trial
+    assert storage.ask(study_name="other", worker_id=theirs.id, proposer=pool).trial
+    assert storage.study_worker_ids(study_name="study") == {mine.id}
+    assert storage.study_worker_ids(study_name="other") == {theirs.id}
+
+
+def test_table_trials_sort_by_a_parameter_with_inactive_ones_last(storage: Storage) -> None:
+    """Sorting by a dotted branch parameter works on both databases; trials whose branch
+    did not define it come last, whichever the direction."""
+    import_trials(storage, "study", 40)
+    rows, total = storage.table_trials(study_name="study", param="layer.dense.width", limit=40)
+    widths = [r.vals.get("layer.dense.width") for r in rows]
+    present = [w for w in widths if w is not None]
+    assert total == 40 and present == sorted(present) and 0 < len(present) < 40
+    assert all(w is None for w in widths[len(present) :])
+    rows, _ = storage.table_trials(
+        study_name="study", param="layer.dense.width", descending=True, limit=40
+    )
+    down = [r.vals.get("layer.dense.width") for r in rows]
+    assert [w for w in down if w is not None] == sorted(present, reverse=True)
+    assert down[-1] is None
+    rates, _ = storage.table_trials(study_name="study", param="learning_rate", limit=5)
+    assert [r.vals["learning_rate"] for r in rates] == sorted(
+        r.vals["learning_rate"] for r in rates
+    )

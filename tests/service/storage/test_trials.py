@@ -288,3 +288,27 @@ def test_median_pruner_stops_a_trial_behind_the_finished_ones(
     assert bad.should_stop and "median of 3 finished trials" in bad.reason
     told = store_tell(storage, slow, state="pruned")
     assert told.state == "pruned" and told.value == 0.45
+
+
+def test_a_budget_spent_by_imported_trials_completes_the_study(storage: Storage) -> None:
+    """An imported study at max_trials/max_trials with nothing pending must not stay
+    "running": no worker's ask would ever mark it complete."""
+    from service.algorithms import RandomSampler
+    from service.space import parse_space
+    from service.storage import FinishedTrial
+
+    spec = study_spec(max_trials=4, max_parallel=1)
+    storage.create_study(spec=spec)
+    space = parse_space(spec.space)
+    sampler = RandomSampler(space, seed=2)
+
+    def finished(number: int) -> FinishedTrial:
+        vals = sampler.propose(number)
+        params = space.params_from_vals(vals)
+        return FinishedTrial(vals, params, "complete", quadratic(params))
+
+    storage.add_trials(study_name="study", trials=[finished(n) for n in (1, 2, 3)])
+    assert storage.get_study(name="study").state == "running"  # one trial left to ask
+    storage.add_trials(study_name="study", trials=[finished(4)])
+    study = storage.get_study(name="study")
+    assert study.state == "complete" and study.finished_at is not None
