@@ -53,5 +53,9 @@ def test_bundle_has_every_trace_type_the_pages_draw() -> None:
     scripts = " ".join(p.read_text() for p in STATIC.glob("*.js"))
     drawn = {"scatter", "scattergl"} | set(re.findall(r'type: *"([a-z0-9]+)"', scripts))
     drawn -= {"button", "category", "checkbox", "date", "linear", "log", "text", "number"}
+    shapes = drawn & {"line", "rect", "circle", "path"}  # layout shapes, not traces
+    if shapes:
+        assert 'moduleType:"component",name:"shapes"' in bundle
+    drawn -= shapes
     assert drawn <= registered, f"missing from the bundle: {sorted(drawn - registered)}"
     assert len(gzip.compress(bundle.encode())) < 700_000
