@@ -66,6 +66,7 @@ def _trial_fields(trial: TrialRecord) -> dict[str, object]:
         "lease_expires_at": trial.lease_expires_at,
         "last_step": trial.last_step,
         "artifact": trial.artifact,
+        "pruned_reason": trial.pruned_reason,
         "created_at": trial.created_at,
         "started_at": trial.started_at,
         "finished_at": trial.finished_at,

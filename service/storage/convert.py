@@ -72,6 +72,7 @@ def trial_record(
         started_at=row.started_at,
         finished_at=row.finished_at,
         artifact=row.artifact,
+        pruned_reason=row.pruned_reason if row.state == "pruned" else None,
         objective=objective or {},
         attempts=tuple(
             AttemptRecord(a.attempt, a.worker_id, a.started_at, a.ended_at, a.outcome, a.error)

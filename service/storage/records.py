@@ -94,6 +94,7 @@ class TrialRecord:
     started_at: datetime | None
     finished_at: datetime | None
     artifact: str | None = None
+    pruned_reason: str | None = None  # why the server's pruner stopped it, if it is pruned
     objective: dict[str, Any] = field(default_factory=dict)
     attempts: tuple[AttemptRecord, ...] = ()
     intermediate: tuple[IntermediateRecord, ...] = ()
