@@ -50,6 +50,12 @@ class Budget(Strict):
     target_value: float | None = Field(
         None, description="Stop handing out trials once a complete trial reaches this value."
     )
+    max_epochs_total: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="Stop handing out trials once this many epochs were trained in all.",
+    )
 
 
 class SplitSettings(Strict):

@@ -39,6 +39,7 @@ def study_public(study: StudyRecord) -> StudyPublic:
             max_parallel=study.max_parallel,
             timeout_seconds=study.timeout_seconds,
             target_value=study.target_value,
+            max_epochs_total=study.max_epochs_total,
         ),
         lease_seconds=study.lease_seconds,
         max_attempts=study.max_attempts,

@@ -48,6 +48,7 @@ def create_study(
         max_parallel=body.budget.max_parallel,
         timeout_seconds=body.budget.timeout_seconds,
         target_value=body.budget.target_value,
+        max_epochs_total=body.budget.max_epochs_total,
         lease_seconds=body.lease_seconds or settings.lease_seconds,
         max_attempts=body.max_attempts or settings.max_attempts,
         pruner=_valid_pruner(body.pruner, body.objective.max_epochs),

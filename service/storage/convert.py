@@ -32,6 +32,7 @@ def study_record(
         max_parallel=row.max_parallel,
         timeout_seconds=row.timeout_seconds,
         target_value=row.target_value,
+        max_epochs_total=row.max_epochs_total,
         lease_seconds=row.lease_seconds,
         max_attempts=row.max_attempts,
         state=cast(Any, row.state),

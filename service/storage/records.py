@@ -34,6 +34,7 @@ class StudySpec:
     lease_seconds: float
     max_attempts: int
     pruner: dict[str, Any]
+    max_epochs_total: int | None = None  # the budget in epochs trained, all trials together
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

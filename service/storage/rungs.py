@@ -75,6 +75,16 @@ def finished_values_at(session: Session, study_id: int, step: int) -> list[float
     return [v for v in values if v is not None]
 
 
+def epochs_trained(session: Session, study_id: int) -> int:
+    """Epochs the study's trials trained, every attempt's reported steps counted."""
+    count = session.scalar(
+        select(func.count(IntermediateValue.id))
+        .join(Trial, IntermediateValue.trial_id == Trial.id)
+        .where(Trial.study_id == study_id)
+    )
+    return int(count or 0)
+
+
 def decide_at_rung(
     session: Session, pruner: HalvingPruner, report: RungReport, *, postgres: bool
 ) -> str | None:

@@ -65,7 +65,7 @@ from service.storage.records import (
     TrialRecord,
     TrialState,
 )
-from service.storage.rungs import RungReport, pruning_reason
+from service.storage.rungs import RungReport, epochs_trained, pruning_reason
 
 TellState = Literal["complete", "pruned", "failed"]
 TrialOrder = Literal["number", "-number", "value", "-value"]
@@ -576,6 +576,10 @@ def _finished_reason(session: Session, study: Study, now: datetime) -> str:
         )
         if reached:
             return f"target value {study.target_value:g} reached ({best:g})"
+    if study.max_epochs_total is not None:
+        spent = epochs_trained(session, study.id)
+        if spent >= study.max_epochs_total:
+            return f"epoch budget of {study.max_epochs_total} spent ({spent} epochs trained)"
     return ""
 
 

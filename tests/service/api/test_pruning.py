@@ -12,8 +12,12 @@ from tests.service.writes import api_report, api_tell
 def test_asha_takes_max_epochs_from_the_objective_and_bad_settings_get_422(
     client: TestClient,
 ) -> None:
-    created = client.post("/api/v1/studies", json=study_body(pruner={"type": "asha"}))
+    budget = {"max_trials": 10, "max_parallel": 2, "max_epochs_total": 300}
+    created = client.post(
+        "/api/v1/studies", json=study_body(pruner={"type": "asha"}, budget=budget)
+    )
     assert created.status_code == 201, created.text
+    assert created.json()["budget"]["max_epochs_total"] == 300
     assert created.json()["pruner"] == {
         "type": "asha",
         "min_epochs": 1,
