@@ -365,7 +365,7 @@ def report(
 
     console = Console(width=140)
     ratios: dict[str, list[float]] = {}
-    marks = [budget // 4, budget // 2, budget]
+    marks = [budget // 2, 3 * budget // 4, budget]
     for curves in tasks:
         base = results[(curves.name, "parzen tpe")]
         target_mean, target_se = mean_se([run.best_at(budget)[0] for run in base])
