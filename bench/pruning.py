@@ -451,6 +451,11 @@ def plot(
             style: Callable[..., Any] = axis.plot
             line = style(marks, mean, label=method, ls="-" if "parzen" in method else "--")[0]
             axis.fill_between(marks, mean - se, mean + se, alpha=0.12, color=line.get_color())
+        finals = [
+            mean_se([r.best_at(budget)[0] for r in results[(curves.name, m)]])[0] for m in methods
+        ]
+        top = max(f for f in finals if not math.isnan(f))
+        axis.set_ylim(top - 0.06, top + 0.01)  # the first completions start far below
         axis.set_title(curves.name)
         axis.set_xlabel("epochs trained (16 workers)")
         axis.set_ylabel("best final val accuracy (mean ± SE)")
