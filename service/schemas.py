@@ -50,6 +50,12 @@ class Budget(Strict):
     target_value: float | None = Field(
         None, description="Stop handing out trials once a complete trial reaches this value."
     )
+    max_epochs_total: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="Stop handing out trials once this many epochs were trained in all.",
+    )
 
 
 class SplitSettings(Strict):
@@ -83,7 +89,10 @@ class StudyCreate(Strict):
     )
     algorithm_settings: JsonObject = Field(default_factory=dict)
     pruner: JsonObject | None = Field(
-        None, description='{"type": "median", "n_startup_trials": 5, "n_warmup_steps": 2}'
+        None,
+        description='none, {"type": "median", "n_startup_trials": 5, "n_warmup_steps": 2}, '
+        '{"type": "asha", "min_epochs": 1, "reduction_factor": 3, "max_epochs": ...} or '
+        '{"type": "hyperband", ...} (max_epochs defaults to the objective\'s).',
     )
     objective: ObjectiveSettings = ObjectiveSettings()
     seed: int | None = Field(None, ge=0, lt=2**31, description="Random if not given.")
@@ -150,6 +159,9 @@ class TrialPublic(BaseModel):
     lease_expires_at: datetime | None
     last_step: int | None
     artifact: str | None
+    pruned_reason: str | None = Field(
+        None, description="Why the server's pruner stopped the trial (pruned trials only)."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

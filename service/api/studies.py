@@ -48,9 +48,10 @@ def create_study(
         max_parallel=body.budget.max_parallel,
         timeout_seconds=body.budget.timeout_seconds,
         target_value=body.budget.target_value,
+        max_epochs_total=body.budget.max_epochs_total,
         lease_seconds=body.lease_seconds or settings.lease_seconds,
         max_attempts=body.max_attempts or settings.max_attempts,
-        pruner=_valid_pruner(body.pruner),
+        pruner=_valid_pruner(body.pruner, body.objective.max_epochs),
     )
     return study_public(storage.create_study(spec=spec))
 
@@ -119,9 +120,9 @@ def _valid_space(space: dict[str, object]) -> dict[str, object]:
     return space
 
 
-def _valid_pruner(pruner: dict[str, object] | None) -> dict[str, object]:
+def _valid_pruner(pruner: dict[str, object] | None, max_epochs: int) -> dict[str, object]:
     try:
-        return validate_pruner(pruner)
+        return validate_pruner(pruner, max_epochs=max_epochs)
     except AlgorithmSettingsError as exc:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -28,6 +28,8 @@ class Study(Base):
     max_parallel: Mapped[int] = mapped_column(Integer)
     timeout_seconds: Mapped[float | None] = mapped_column(Float)
     target_value: Mapped[float | None] = mapped_column(Float)
+    # The study's budget in epochs trained (every reported step of every attempt), if any.
+    max_epochs_total: Mapped[int | None] = mapped_column(Integer)
     lease_seconds: Mapped[float] = mapped_column(Float)
     max_attempts: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16), default="running")
@@ -72,6 +74,8 @@ class Trial(Base):
     # Path of the best-epoch checkpoint in the server's artifact store, once uploaded.
     artifact: Mapped[str | None] = mapped_column(String(500))
     last_intermediate: Mapped[float | None] = mapped_column(Float)
+    # Why the server's pruner said stop ("epoch 9: ... cut-off 0.931"), when it did.
+    pruned_reason: Mapped[str | None] = mapped_column(Text)
     change_seq: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
@@ -113,6 +117,27 @@ class IntermediateValue(Base):
     step: Mapped[int] = mapped_column(Integer)
     value: Mapped[float | None] = mapped_column(Float)
     values: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class RungEntry(Base):
+    """A trial's value at one rung of an ASHA or Hyperband pruner (storage/rungs.py): one
+    per trial and rung, whatever the attempt, so a retried attempt is not counted twice."""
+
+    __tablename__ = "rung_entries"
+    __table_args__ = (
+        UniqueConstraint("trial_id", "epoch"),
+        Index("ix_rung_entries_rung", "study_id", "bracket", "epoch"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
+    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"))
+    bracket: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)
+    value: Mapped[float] = mapped_column(Float)
+    keep: Mapped[bool]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

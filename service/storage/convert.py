@@ -32,6 +32,7 @@ def study_record(
         max_parallel=row.max_parallel,
         timeout_seconds=row.timeout_seconds,
         target_value=row.target_value,
+        max_epochs_total=row.max_epochs_total,
         lease_seconds=row.lease_seconds,
         max_attempts=row.max_attempts,
         state=cast(Any, row.state),
@@ -72,6 +73,7 @@ def trial_record(
         started_at=row.started_at,
         finished_at=row.finished_at,
         artifact=row.artifact,
+        pruned_reason=row.pruned_reason if row.state == "pruned" else None,
         objective=objective or {},
         attempts=tuple(
             AttemptRecord(a.attempt, a.worker_id, a.started_at, a.ended_at, a.outcome, a.error)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from service.algorithms.base import Observation
+from service.algorithms.pruners.ranking import ranked_loss
 from service.db.models import Study, Trial
 from service.storage.convert import study_record
 from service.storage.records import StudyRecord, TrialState
@@ -111,9 +112,14 @@ def propose_from_snapshot(
 
 def unseen_changes(session: Session, study: StudyRecord, seen: int) -> list[Observation]:
     rows = session.execute(
-        select(Trial.number, Trial.state, Trial.vals, Trial.value, Trial.last_intermediate).where(
-            Trial.study_id == study.id, Trial.change_seq > seen
-        )
+        select(
+            Trial.number,
+            Trial.state,
+            Trial.vals,
+            Trial.value,
+            Trial.last_intermediate,
+            Trial.last_step,
+        ).where(Trial.study_id == study.id, Trial.change_seq > seen)
     ).all()
     return [_observation(study.sign, *row) for row in rows]
 
@@ -125,14 +131,18 @@ def _observation(
     vals: dict[str, Any],
     value: float | None,
     last_intermediate: float | None,
+    last_step: int | None,
 ) -> Observation:
+    """Losses ranked as pruners/ranking.py says: a pruned trial below every trial that got
+    further, by its value at the last epoch it reported."""
     loss = None
     if state == "complete" and value is not None:
-        loss = sign * value
+        loss = ranked_loss(sign * value, pruned_at=None)
     elif state == "pruned":
-        pruned_at = value if value is not None else last_intermediate
-        loss = None if pruned_at is None else sign * pruned_at
-        if loss is None:
+        pruned_at = last_intermediate if last_intermediate is not None else value
+        if pruned_at is None:
             # A trial pruned before any report says nothing useful: leave it out.
             state = "failed"
+        else:
+            loss = ranked_loss(sign * pruned_at, pruned_at=last_step or 0)
     return Observation(number=number, state=state, vals=vals, loss=loss)

@@ -34,6 +34,7 @@ class StudySpec:
     lease_seconds: float
     max_attempts: int
     pruner: dict[str, Any]
+    max_epochs_total: int | None = None  # the budget in epochs trained, all trials together
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +95,7 @@ class TrialRecord:
     started_at: datetime | None
     finished_at: datetime | None
     artifact: str | None = None
+    pruned_reason: str | None = None  # why the server's pruner stopped it, if it is pruned
     objective: dict[str, Any] = field(default_factory=dict)
     attempts: tuple[AttemptRecord, ...] = ()
     intermediate: tuple[IntermediateRecord, ...] = ()

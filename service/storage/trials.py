@@ -65,6 +65,7 @@ from service.storage.records import (
     TrialRecord,
     TrialState,
 )
+from service.storage.rungs import RungReport, epochs_trained, pruning_reason
 
 TellState = Literal["complete", "pruned", "failed"]
 TrialOrder = Literal["number", "-number", "value", "-value"]
@@ -181,13 +182,15 @@ class TrialStore(StorageCore):
                     Study.id,
                     Study.pruner,
                     Study.direction,
+                    Study.name,
+                    Trial.number,
                 )
                 .join(Study)
                 .where(Trial.id == trial_id)
             ).one_or_none()
             if row is None:
                 raise NotFoundError(f"trial {trial_id} does not exist")
-            state, current, metric, lease_seconds, study_id, pruner, direction = row
+            state, current, metric, lease_seconds, study_id, pruner, direction, name, number = row
             held = holding(
                 session,
                 trial_id=trial_id,
@@ -217,19 +220,24 @@ class TrialStore(StorageCore):
                 return _stale_report(held, now_state, now_current)
             if step is not None:
                 self._upsert_intermediate(session, trial_id, current, step, value, values)
-            pruning = make_pruner(pruner)
-            if pruning is None or step is None or value is None:
+            if step is None or value is None:
                 return ReportResult(False)
-            others = _finished_values_at(session, study_id, step)
-            if pruning.should_prune(
-                step=step, value=value, others=others, maximize=direction == "maximize"
-            ):
-                return ReportResult(
-                    True,
-                    f"pruned at step {step}: {metric} {value:g} is behind the median of "
-                    f"{len(others)} finished trials",
-                )
-        return ReportResult(False)
+            report = RungReport(
+                study_id=study_id,
+                study_name=name,
+                trial_id=trial_id,
+                number=number,
+                attempt=current,
+                step=step,
+                value=value,
+                metric=metric,
+                maximize=direction == "maximize",
+            )
+            reason = pruning_reason(session, make_pruner(pruner), report, postgres=self.is_postgres)
+            if reason is None:
+                return ReportResult(False)
+            session.execute(update(Trial).where(Trial.id == trial_id).values(pruned_reason=reason))
+        return ReportResult(True, reason)
 
     def tell(
         self,
@@ -476,24 +484,6 @@ class TrialStore(StorageCore):
         )
 
 
-def _finished_values_at(session: Session, study_id: int, step: int) -> list[float]:
-    """The metric at `step` of the study's finished trials (their last attempt)."""
-    values = session.scalars(
-        select(IntermediateValue.value)
-        .join(
-            Trial,
-            (IntermediateValue.trial_id == Trial.id) & (IntermediateValue.attempt == Trial.attempt),
-        )
-        .where(
-            Trial.study_id == study_id,
-            Trial.state.in_(("complete", "pruned")),
-            IntermediateValue.step == step,
-            IntermediateValue.value.is_not(None),
-        )
-    ).all()
-    return [v for v in values if v is not None]
-
-
 def _ask_locked(
     session: Session,
     study: Study,
@@ -590,6 +580,10 @@ def _finished_reason(session: Session, study: Study, now: datetime) -> str:
         )
         if reached:
             return f"target value {study.target_value:g} reached ({best:g})"
+    if study.max_epochs_total is not None:
+        spent = epochs_trained(session, study.id)
+        if spent >= study.max_epochs_total:
+            return f"epoch budget of {study.max_epochs_total} spent ({spent} epochs trained)"
     return ""
 
 

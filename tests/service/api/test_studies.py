@@ -109,7 +109,7 @@ def test_pruner_is_stored_and_validated(client: TestClient) -> None:
     body = study_body(pruner={"type": "median", "n_warmup_steps": 3})
     study = client.post("/api/v1/studies", json=body).json()
     assert study["pruner"] == {"type": "median", "n_startup_trials": 5, "n_warmup_steps": 3}
-    bad = client.post("/api/v1/studies", json=study_body(name="s2", pruner={"type": "asha"}))
+    bad = client.post("/api/v1/studies", json=study_body(name="s2", pruner={"type": "sha"}))
     assert bad.status_code == 422 and bad.json()["detail"][0]["path"] == "$.pruner"
     plain = client.post("/api/v1/studies", json=study_body(name="s3")).json()
     assert plain["pruner"] == {"type": "none"}

@@ -1,0 +1,470 @@
+"""Pruning benchmark: the best final model per epoch trained, Parzen's pruners against Optuna's.
+
+A tabular replay of real Keras learning curves (bench/pruning_curves.py records them once
+into bench/data/): each method searches the grid of a task with 16 asynchronous simulated
+workers until a budget of epochs is spent. Parzen's methods go through the real storage
+(SQLite, migrated by Alembic) and samplers, exactly as a worker's ask / report / tell do;
+Optuna's through optuna's own ask-and-tell with its TPESampler and pruners. An epoch takes
+a worker one unit of time, jittered by +-20% per trial so that workers drift apart.
+
+Per method, mean and standard error over seeds: the best final validation accuracy found
+(the accuracy after the last epoch of a trial trained to the end), the test accuracy of that
+trial, and the anytime curve (that best against epochs spent, PNG). The headline is the
+share of TPE-without-pruning's budget that Parzen's best halving pruner needs to reach the
+quality TPE-without-pruning ends with (within one standard error).
+
+    python -m bench.pruning                     # 3 tasks x 3 seeds x 8 methods
+    python -m bench.pruning --seeds 2 --tasks mlp-digits   # a quick look
+    python -m bench.pruning --tasks mlp-digits --out a.json   # one task per process, then
+    python -m bench.pruning --combine a.json b.json c.json    # the tables of them all
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import logging
+import math
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from bench.pruning_curves import EPOCHS, Curves, load
+
+WORKERS = 16
+METHODS = (
+    "parzen tpe",
+    "parzen tpe + median",
+    "parzen tpe + asha",
+    "parzen tpe + hyperband",
+    "parzen random + asha",
+    "optuna tpe + median",
+    "optuna tpe + sha",
+    "optuna tpe + hyperband",
+)
+HALVING = {"min_epochs": 1, "reduction_factor": 3, "max_epochs": EPOCHS}
+MEDIAN = {"n_startup_trials": 5, "n_warmup_steps": 2}
+PNG = Path(__file__).parent / "data" / "pruning_anytime.png"
+
+
+class Search(Protocol):
+    """One optimizer as a worker sees it: a trial's grid index, its reports, its end."""
+
+    def ask(self) -> tuple[Any, tuple[int, ...]]: ...
+
+    def report(self, handle: Any, epoch: int, value: float) -> bool: ...  # True: stop
+
+    def tell(self, handle: Any, state: str, value: float) -> None: ...
+
+
+@dataclass
+class Run:
+    """What one seed of one method did: (epochs spent, best final val, its test) events."""
+
+    curve: list[tuple[int, float, float]] = field(default_factory=list)
+    trials: int = 0
+    completed: int = 0
+    # Would promotion pay? Trials stopped at a rung that are in its top 1/eta once the run
+    # ends (promotable), and how many of those would have beaten the best final trial.
+    stopped: int = 0
+    promotable: int = 0
+    promotable_better: int = 0
+
+    def best_at(self, epochs: int) -> tuple[float, float]:
+        best = (math.nan, math.nan)
+        for spent, val, test in self.curve:
+            if spent > epochs:
+                break
+            best = (val, test)
+        return best
+
+
+def simulate(search: Search, curves: Curves, budget: int, seed: int) -> Run:
+    """16 workers train trials epoch by epoch until `budget` epochs are spent."""
+    rng = np.random.default_rng(seed)
+    run, spent, best = Run(), 0, -math.inf
+    # (time the worker's next epoch ends, worker, handle, config, epoch, seconds per epoch)
+    events: list[tuple[float, int, Any, tuple[int, ...], int, float]] = []
+
+    def start(worker: int, now: float) -> None:
+        handle, config = search.ask()
+        run.trials += 1
+        pace = float(rng.uniform(0.8, 1.2))
+        heapq.heappush(events, (now + pace, worker, handle, config, 1, pace))
+
+    for worker in range(WORKERS):
+        start(worker, 0.0)
+    while spent < budget:
+        now, worker, handle, config, epoch, pace = heapq.heappop(events)
+        spent += 1
+        value = curves.val[config][epoch - 1]
+        if epoch == EPOCHS:
+            search.tell(handle, "complete", value)
+            run.completed += 1
+            if value > best:
+                best = value
+                run.curve.append((spent, value, curves.test[config]))
+        elif search.report(handle, epoch, value):
+            search.tell(handle, "pruned", value)
+        else:
+            heapq.heappush(events, (now + pace, worker, handle, config, epoch + 1, pace))
+            continue
+        start(worker, now)
+    if isinstance(search, ParzenSearch):
+        search.count_promotable(curves, best, run)
+    return run
+
+
+class ParzenSearch:
+    """Parzen's storage and samplers, called as the API's handlers call them."""
+
+    def __init__(self, template: Path, tmp: Path, curves: Curves, method: str, seed: int):
+        from service.algorithms.pruners import HalvingPruner, make_pruner, validate_pruner
+        from service.proposals import SamplerPool
+        from service.storage import Storage, StudySpec
+
+        path = tmp / f"run-{seed}.db"
+        shutil.copy(template, path)
+        self.storage = Storage.from_url(f"sqlite:///{path}")
+        self.pool = SamplerPool()
+        pruner: dict[str, Any] = {"type": "none"}
+        for kind, settings in (("median", MEDIAN), ("asha", HALVING), ("hyperband", HALVING)):
+            if method.endswith(f"+ {kind}"):
+                pruner = validate_pruner({"type": kind, **settings})
+        self.storage.create_study(
+            spec=StudySpec(
+                name="bench",
+                direction="maximize",
+                metric="val_accuracy",
+                space={
+                    name: {"type": "int", "low": 0, "high": len(values) - 1}
+                    for name, values in curves.grid.items()
+                },
+                algorithm="random" if "random" in method else "tpe-mv",
+                algorithm_settings={},
+                objective={},
+                seed=seed,
+                max_trials=100_000,
+                max_parallel=WORKERS,
+                timeout_seconds=None,
+                target_value=None,
+                lease_seconds=3600.0,
+                max_attempts=3,
+                pruner=pruner,
+            )
+        )
+        self.names = curves.params
+        # Which epochs need a report to the server: every one for the median pruner (it
+        # compares at every epoch), the rung epochs for ASHA and Hyperband (nothing is
+        # decided between rungs, so the decisions are the same), none without a pruner.
+        # A shortcut of the replay only, to save SQL round trips on two cores.
+        halving = make_pruner(pruner)
+        if pruner["type"] == "median":
+            self.reported = set(range(1, EPOCHS + 1))
+        elif isinstance(halving, HalvingPruner):
+            brackets = range(halving.n_brackets)
+            self.reported = {epoch for b in brackets for epoch in halving.rungs(b)}
+        else:
+            self.reported = set()
+
+    def ask(self) -> tuple[Any, tuple[int, ...]]:
+        trial = self.storage.ask(study_name="bench", worker_id=None, proposer=self.pool).trial
+        assert trial is not None
+        return trial, tuple(int(trial.params[name]) for name in self.names)
+
+    def report(self, handle: Any, epoch: int, value: float) -> bool:
+        if epoch not in self.reported:
+            return False
+        result = self.storage.report(
+            trial_id=handle.id,
+            lease_token=handle.lease_token,
+            step=epoch,
+            values={"val_accuracy": value},
+        )
+        return result.should_stop
+
+    def tell(self, handle: Any, state: str, value: float) -> None:
+        self.storage.tell(
+            trial_id=handle.id, lease_token=handle.lease_token, state=state, value=value
+        )  # type: ignore[arg-type]
+
+    def count_promotable(self, curves: Curves, best: float, run: Run) -> None:
+        from sqlalchemy import select
+
+        from service.db.models import RungEntry, Trial
+
+        with self.storage.session() as session:
+            rows = session.execute(
+                select(
+                    RungEntry.bracket,
+                    RungEntry.epoch,
+                    RungEntry.value,
+                    RungEntry.keep,
+                    Trial.params,
+                ).join(Trial, Trial.id == RungEntry.trial_id)
+            ).all()
+        rungs: dict[tuple[int, int], list[Any]] = {}
+        for row in rows:
+            rungs.setdefault((row.bracket, row.epoch), []).append(row)
+        for entries in rungs.values():
+            values = sorted((e.value for e in entries), reverse=True)
+            keep = len(values) // HALVING["reduction_factor"]
+            cutoff = values[keep - 1] if keep else -math.inf
+            for entry in entries:
+                if entry.keep:
+                    continue
+                run.stopped += 1
+                if entry.value >= cutoff:
+                    run.promotable += 1
+                    config = tuple(int(entry.params[name]) for name in self.names)
+                    run.promotable_better += curves.val[config][-1] > best
+
+    def close(self) -> None:
+        self.storage.close()
+
+
+class OptunaSearch:
+    def __init__(self, curves: Curves, method: str, seed: int):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        pruner: Any
+        if method.endswith("median"):
+            pruner = optuna.pruners.MedianPruner(**MEDIAN)
+        elif method.endswith("sha"):
+            pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
+        else:
+            pruner = optuna.pruners.HyperbandPruner(
+                min_resource=1, max_resource=EPOCHS, reduction_factor=3
+            )
+        # constant_liar: as Parzen's TPE, so that 16 workers in flight are not sent alike.
+        sampler = optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+        self.study = optuna.create_study(
+            study_name=f"bench-{seed}", direction="maximize", sampler=sampler, pruner=pruner
+        )
+        self.grid = curves.grid
+
+    def ask(self) -> tuple[Any, tuple[int, ...]]:
+        trial = self.study.ask()
+        config = tuple(
+            trial.suggest_int(name, 0, len(values) - 1) for name, values in self.grid.items()
+        )
+        return trial, config
+
+    def report(self, handle: Any, epoch: int, value: float) -> bool:
+        handle.report(value, epoch)
+        return bool(handle.should_prune())
+
+    def tell(self, handle: Any, state: str, value: float) -> None:
+        import optuna
+
+        if state == "complete":
+            self.study.tell(handle, value)
+        else:
+            self.study.tell(handle, state=optuna.trial.TrialState.PRUNED)
+
+    def close(self) -> None:
+        pass
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    data = np.array([v for v in values if not math.isnan(v)])
+    if len(data) < len(values) or not len(data):
+        return math.nan, math.nan
+    se = float(data.std(ddof=1) / math.sqrt(len(data))) if len(data) > 1 else 0.0
+    return float(data.mean()), se
+
+
+def epochs_to_reach(runs: list[Run], target: float, budget: int) -> float:
+    """The first multiple of one trial's epochs at which the seeds' mean best reaches it."""
+    for spent in range(EPOCHS, budget + 1, EPOCHS // 3):
+        mean, _ = mean_se([run.best_at(spent)[0] for run in runs])
+        if not math.isnan(mean) and mean >= target:
+            return spent
+    return math.inf
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--trials", type=int, default=48, help="budget: this many full trials")
+    parser.add_argument("--tasks", nargs="*", default=None)
+    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
+    parser.add_argument("--out", type=Path, help="also keep the runs in this JSON file")
+    parser.add_argument(
+        "--combine", nargs="*", type=Path, help="report the runs of these --out files instead"
+    )
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)
+    budget = args.trials * EPOCHS
+    if args.combine:
+        combined: dict[tuple[str, str], list[Run]] = {}
+        for path in args.combine:
+            stored = json.loads(path.read_text())
+            budget = stored["budget"]
+            for key, runs in stored["runs"].items():
+                task, method = key.split("|")
+                combined.setdefault((task, method), []).extend(Run(**run) for run in runs)
+        done = {task for task, _ in combined}
+        # methods that every task has (a run cut short keeps the methods it finished)
+        methods = [m for m in METHODS if all((task, m) in combined for task in done)]
+        report([c for c in load() if c.name in done], methods, combined, budget)
+        return
+    tasks = [c for c in load() if args.tasks is None or c.name in args.tasks]
+    results: dict[tuple[str, str], list[Run]] = {}
+    started = time.monotonic()
+    shm = "/dev/shm" if Path("/dev/shm").is_dir() else None  # SQLite files in memory
+    with tempfile.TemporaryDirectory(prefix="parzen-pruning-", dir=shm) as tmp:
+        template = migrated_template(Path(tmp))
+        for curves in tasks:
+            for method in args.methods:
+                for seed in range(args.seeds):
+                    search = make_search(method, curves, seed, template, Path(tmp))
+                    try:
+                        run = simulate(search, curves, budget, seed)
+                    finally:
+                        search.close()
+                    results.setdefault((curves.name, method), []).append(run)
+                took = time.monotonic() - started
+                print(f"  {curves.name} / {method}: done at {took:.0f} s", flush=True)
+                if args.out:
+                    runs = {f"{t}|{m}": [asdict(r) for r in rs] for (t, m), rs in results.items()}
+                    args.out.write_text(json.dumps({"budget": budget, "runs": runs}))
+    report(tasks, args.methods, results, budget)
+
+
+def migrated_template(tmp: Path) -> Path:
+    from service.db.migrate import upgrade
+
+    path = tmp / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def make_search(method: str, curves: Curves, seed: int, template: Path, tmp: Path) -> Any:
+    if method.startswith("parzen"):
+        return ParzenSearch(template, tmp, curves, method, seed)
+    return OptunaSearch(curves, method, seed)
+
+
+def report(
+    tasks: list[Curves],
+    methods: list[str],
+    results: dict[tuple[str, str], list[Run]],
+    budget: int,
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=140)
+    ratios: dict[str, list[float]] = {}
+    marks = [budget // 2, 3 * budget // 4, budget]
+    for curves in tasks:
+        base = results[(curves.name, "parzen tpe")]
+        target_mean, target_se = mean_se([run.best_at(budget)[0] for run in base])
+        target = target_mean - target_se
+        table = Table(title=f"{curves.name}: {budget} epochs, {WORKERS} workers", min_width=120)
+        for column in ("method", "trials", "to the end", "best val", "its test"):
+            table.add_column(column, justify="left" if column == "method" else "right")
+        for mark in marks[:-1]:
+            table.add_column(f"best val @{mark}", justify="right")
+        table.add_column("epochs to TPE's quality", justify="right")
+        for method in methods:
+            runs = results[(curves.name, method)]
+            val = mean_se([run.best_at(budget)[0] for run in runs])
+            test = mean_se([run.best_at(budget)[1] for run in runs])
+            reach = epochs_to_reach(runs, target, budget)
+            ratios.setdefault(method, []).append(reach / budget)
+            table.add_row(
+                method,
+                f"{np.mean([r.trials for r in runs]):.0f}",
+                f"{np.mean([r.completed for r in runs]):.0f}",
+                _shown(val),
+                _shown(test),
+                *(_shown(mean_se([run.best_at(m)[0] for run in runs])) for m in marks[:-1]),
+                f"{reach:.0f} ({reach / budget:.2f})" if math.isfinite(reach) else "never",
+            )
+        console.print(table)
+    plot(tasks, methods, results, budget)
+    summary = Table(title="epochs to reach TPE-without-pruning's final quality / its budget")
+    summary.add_column("method")
+    for curves in tasks:
+        summary.add_column(curves.name, justify="right")
+    summary.add_column("mean", justify="right")
+    for method in methods:
+        shares = ratios[method]
+        summary.add_row(method, *(f"{s:.2f}" for s in shares), f"{np.mean(shares):.2f}")
+    console.print(summary)
+    promotion = Table(title="would promotion pay? trials stopped at a rung, summed over seeds")
+    for column in (
+        "task",
+        "method",
+        "stopped",
+        "in the rung's top at the end",
+        "would beat the best",
+    ):
+        promotion.add_column(column)
+    for (task, method), runs in results.items():
+        if method in methods and any(r.stopped for r in runs):
+            sums = [
+                sum(getattr(r, f) for r in runs)
+                for f in ("stopped", "promotable", "promotable_better")
+            ]
+            promotion.add_row(task, method, *(str(v) for v in sums))
+    console.print(promotion)
+    parzen = [m for m in methods if m in ("parzen tpe + asha", "parzen tpe + hyperband")]
+    headline = min((float(np.mean(ratios[m])) for m in parzen), default=math.nan)
+    print(f"pruning_epochs_ratio_at_equal_quality: {headline:.2f}")
+
+
+def _shown(pair: tuple[float, float]) -> str:
+    mean, se = pair
+    return "-" if math.isnan(mean) else f"{mean:.4f} ± {se:.4f}"
+
+
+def plot(
+    tasks: list[Curves],
+    methods: list[str],
+    results: dict[tuple[str, str], list[Run]],
+    budget: int,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
+    marks = list(range(EPOCHS, budget + 1, EPOCHS // 3))
+    for axis, curves in zip(axes[0], tasks, strict=True):
+        for method in methods:
+            runs = results[(curves.name, method)]
+            stats = [mean_se([run.best_at(m)[0] for run in runs]) for m in marks]
+            mean = np.array([s[0] for s in stats])
+            se = np.array([s[1] for s in stats])
+            style: Callable[..., Any] = axis.plot
+            line = style(marks, mean, label=method, ls="-" if "parzen" in method else "--")[0]
+            axis.fill_between(marks, mean - se, mean + se, alpha=0.12, color=line.get_color())
+        finals = [
+            mean_se([r.best_at(budget)[0] for r in results[(curves.name, m)]])[0] for m in methods
+        ]
+        top = max(f for f in finals if not math.isnan(f))
+        axis.set_ylim(top - 0.06, top + 0.01)  # the first completions start far below
+        axis.set_title(curves.name)
+        axis.set_xlabel("epochs trained (16 workers)")
+        axis.set_ylabel("best final val accuracy (mean ± SE)")
+        axis.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    figure.tight_layout()
+    figure.savefig(PNG, dpi=110)
+    print(f"wrote {PNG}")
+
+
+if __name__ == "__main__":
+    main()
