@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 quickstart: $(STAMP)
-	$(BIN)/python -m cli.quickstart
+	$(BIN)/python -m parzen.cli.quickstart
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy service worker cli parzen
+	$(BIN)/mypy -p parzen
 
 bench: $(STAMP)
 	$(BIN)/python bench/ask_latency.py

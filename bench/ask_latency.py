@@ -50,16 +50,16 @@ from sqlalchemy.engine import make_url
 if not __package__:  # run as a script: python bench/ask_latency.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import optuna_anchor
-from service.algorithms import Observation, RandomSampler
-from service.algorithms.tpe_mv import MultivariateTPESampler
-from service.config import Settings
-from service.db.engine import make_engine
-from service.db.migrate import upgrade
-from service.main import create_app
-from service.server import ServerThread
-from service.space import SearchSpace, parse_space
-from service.storage import FinishedTrial, Storage
-from worker.client import ParzenClient
+from parzen.service.algorithms import Observation, RandomSampler
+from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
+from parzen.service.config import Settings
+from parzen.service.db.engine import make_engine
+from parzen.service.db.migrate import upgrade
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread
+from parzen.service.space import SearchSpace, parse_space
+from parzen.service.storage import FinishedTrial, Storage
+from parzen.worker.client import ParzenClient
 
 Database = Literal["sqlite", "postgresql"]
 DATABASES: tuple[Database, ...] = ("sqlite", "postgresql")

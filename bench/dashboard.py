@@ -48,14 +48,14 @@ from rich.table import Table
 
 if not __package__:  # run as a script: this tree's service, not the installed one
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from service.algorithms import RandomSampler
-from service.config import Settings
-from service.db.engine import make_engine
-from service.db.migrate import upgrade
-from service.main import create_app
-from service.server import ServerThread
-from service.space import parse_space
-from service.storage import FinishedTrial, Storage
+from parzen.service.algorithms import RandomSampler
+from parzen.service.config import Settings
+from parzen.service.db.engine import make_engine
+from parzen.service.db.migrate import upgrade
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread
+from parzen.service.space import parse_space
+from parzen.service.storage import FinishedTrial, Storage
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -220,7 +220,7 @@ def use_bundle(name: str) -> None:
     package as the anchor, at the same URL and with the same headers."""
     import plotly
 
-    import service.dashboard as dashboard
+    import parzen.service.dashboard as dashboard
 
     if not hasattr(use_bundle, "partial"):
         use_bundle.partial = dashboard.PLOTLY_JS  # type: ignore[attr-defined]
@@ -233,9 +233,9 @@ def importance_seconds(trials: int, runs: int = 3) -> tuple[float, float, str]:
     """The importance card at `trials` complete trials, server side and uncached: median
     seconds of the parameter table (cached apart, shared with the parameter plots) and of
     the fit, and the method the card names."""
-    from service.dashboard.importance import forest_importance
-    from service.dashboard.params import ParamView
-    from service.storage.dashboard import TrialVals
+    from parzen.service.dashboard.importance import forest_importance
+    from parzen.service.dashboard.params import ParamView
+    from parzen.service.storage.dashboard import TrialVals
 
     space, view = parse_space(SPACE), ParamView.of(SPACE)
     sampler, rng = RandomSampler(space, seed=1), np.random.default_rng(0)

@@ -70,14 +70,14 @@ cd "$WORK"  # away from the checkout: `python -m` must import the installed copy
 if "$PYTHON" -c 'import tensorflow' 2>/dev/null; then
   echo "note: TensorFlow is importable here; KERAS_BACKEND=$KERAS_BACKEND is what trains"
 fi
-parzen() { "$PYTHON" -m cli.main "$@"; }
+parzen() { "$PYTHON" -m parzen.cli.main "$@"; }
 
 URL=http://127.0.0.1:$PORT
 echo "== server on $URL (SQLite in $WORK)"
 # Started directly (not through the function): $! is then the server itself, for the cleanup.
 PARZEN_DATABASE_URL=sqlite:///$WORK/smoke.db PARZEN_AUTH=false PARZEN_HOST=127.0.0.1 \
   PARZEN_PORT=$PORT PARZEN_ARTIFACT_DIR=$WORK/artifacts \
-  "$PYTHON" -m cli.main server >"$WORK/server.log" 2>&1 &
+  "$PYTHON" -m parzen.cli.main server >"$WORK/server.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 60); do
   "$PYTHON" -c "import urllib.request; urllib.request.urlopen('$URL/healthz', timeout=2)" 2>/dev/null && break
@@ -123,7 +123,7 @@ run_study() {  # $1: gpu or cpu, $2: the --gpus value
   start=$(date +%s.%N)
   # --max-trials-per-process: a supervisor even on a one-GPU machine, so that every daemon is a
   # child started with its own CUDA_VISIBLE_DEVICES (the path a multi-GPU node takes).
-  env "${hide[@]}" "$PYTHON" -m cli.main worker --server "$URL" --gpus "$2" --burst \
+  env "${hide[@]}" "$PYTHON" -m parzen.cli.main worker --server "$URL" --gpus "$2" --burst \
     --max-trials-per-process 100000 --artifact-dir "$WORK/worker-$1" >"$log" 2>&1 &
   local worker=$!
   pids+=("$worker")

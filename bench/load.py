@@ -47,7 +47,7 @@ if not __package__:  # run as a script: python bench/load.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import optuna_anchor
 from bench.ask_latency import DEFAULT_POSTGRES_URL, SPACE, fresh_postgres, objective
-from worker.client import ParzenClient
+from parzen.worker.client import ParzenClient
 
 TOKEN = "bench-load-admin-token"
 STUDY = "load"
@@ -77,7 +77,7 @@ def parzen_server(url: str, processes: int) -> Iterator[tuple[str, int]]:
         "PARZEN_DB_POOL_SIZE": "10",
         "PARZEN_DB_MAX_OVERFLOW": "10",
     }
-    command = [sys.executable, "-m", "cli.main", "server", "--workers", str(processes)]
+    command = [sys.executable, "-m", "parzen.cli.main", "server", "--workers", str(processes)]
     log = open(os.devnull, "w")  # noqa: SIM115
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
     address = f"http://127.0.0.1:{port}"

@@ -126,9 +126,9 @@ class ParzenSearch:
     """Parzen's storage and samplers, called as the API's handlers call them."""
 
     def __init__(self, template: Path, tmp: Path, curves: Curves, method: str, seed: int):
-        from service.algorithms.pruners import HalvingPruner, make_pruner, validate_pruner
-        from service.proposals import SamplerPool
-        from service.storage import Storage, StudySpec
+        from parzen.service.algorithms.pruners import HalvingPruner, make_pruner, validate_pruner
+        from parzen.service.proposals import SamplerPool
+        from parzen.service.storage import Storage, StudySpec
 
         path = tmp / f"run-{seed}.db"
         shutil.copy(template, path)
@@ -198,7 +198,7 @@ class ParzenSearch:
     def count_promotable(self, curves: Curves, best: float, run: Run) -> None:
         from sqlalchemy import select
 
-        from service.db.models import RungEntry, Trial
+        from parzen.service.db.models import RungEntry, Trial
 
         with self.storage.session() as session:
             rows = session.execute(
@@ -341,7 +341,7 @@ def main() -> None:
 
 
 def migrated_template(tmp: Path) -> Path:
-    from service.db.migrate import upgrade
+    from parzen.service.db.migrate import upgrade
 
     path = tmp / "template.db"
     upgrade(f"sqlite:///{path}")

@@ -84,8 +84,8 @@ def record(limit: int | None, names: list[str]) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
 
-    from worker.datasets.base import SplitSpec
-    from worker.registry import Registry
+    from parzen.worker.datasets.base import SplitSpec
+    from parzen.worker.registry import Registry
 
     registry = Registry.default()
     spec = SplitSpec(seed=0, validation_fraction=0.2, test_fraction=0.2)

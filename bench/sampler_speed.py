@@ -26,9 +26,9 @@ from rich.table import Table
 if not __package__:  # run as a script: this tree's code, not the installed one
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ask_latency import SEED, SPACE, objective
-from service.algorithms import Observation, RandomSampler
-from service.algorithms.tpe_mv import MultivariateTPESampler
-from service.space import parse_space
+from parzen.service.algorithms import Observation, RandomSampler
+from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
+from parzen.service.space import parse_space
 from tests.service.algorithms.reference_tpe_mv import MultivariateTPESampler as Before
 
 

@@ -256,15 +256,15 @@ class SamplerOptimizer:
     and Parzen's algorithms under --in-process (20x faster, for tuning them)."""
 
     def __init__(self, method: Method, space: Mapping[str, Any], seed: int) -> None:
-        from service.algorithms import make_sampler
-        from service.space import parse_space
+        from parzen.service.algorithms import make_sampler
+        from parzen.service.space import parse_space
 
         self.space = parse_space(space)
         self.sampler = make_sampler(method.algorithm, method.settings, self.space, seed)
         self.vals: dict[int, dict[str, float | int]] = {}
 
     def ask(self) -> tuple[Any, dict[str, Any]]:
-        from service.algorithms import Observation
+        from parzen.service.algorithms import Observation
 
         number = len(self.vals) + 1
         vals = self.vals[number] = self.sampler.propose(number)
@@ -272,7 +272,7 @@ class SamplerOptimizer:
         return number, self.space.params_from_vals(vals)
 
     def tell(self, handle: Any, value: float) -> None:
-        from service.algorithms import Observation
+        from parzen.service.algorithms import Observation
 
         self.sampler.observe([Observation(handle, "complete", self.vals[handle], value)])
 
@@ -374,11 +374,11 @@ def _start_server(folder: str, in_process: bool) -> None:
     warnings.filterwarnings("ignore")
     if in_process:
         return
-    from service.config import Settings
-    from service.db.migrate import upgrade
-    from service.main import create_app
-    from service.server import ServerThread
-    from worker.client import ParzenClient
+    from parzen.service.config import Settings
+    from parzen.service.db.migrate import upgrade
+    from parzen.service.main import create_app
+    from parzen.service.server import ServerThread
+    from parzen.worker.client import ParzenClient
 
     url = f"sqlite:///{Path(folder) / f'parzen-{os.getpid()}.db'}"
     upgrade(url)

@@ -29,12 +29,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from service.config import Settings
-from service.db.migrate import upgrade
-from service.main import create_app
-from service.server import ServerThread
-from worker.client import ParzenClient
-from worker.daemon import DaemonConfig, create
+from parzen.service.config import Settings
+from parzen.service.db.migrate import upgrade
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
+from parzen.worker.daemon import DaemonConfig, create
 
 TOKEN = "bench-admin-token-local"  # PARZEN_ADMIN_TOKEN needs 16 characters
 SPACE = {

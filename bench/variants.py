@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from service.algorithms import tpe_kernels, tpe_mv
-from service.space import Categorical, Dimension, SubSpace
+from parzen.service.algorithms import tpe_kernels, tpe_mv
+from parzen.service.space import Categorical, Dimension, SubSpace
 
 _original_bandwidths = tpe_kernels._bandwidths
 _original_propose = tpe_mv.MultivariateTPESampler.propose

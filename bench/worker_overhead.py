@@ -31,12 +31,12 @@ from rich.table import Table
 
 if not __package__:  # run as a script: this tree's code, not the installed one
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from service.config import Settings
-from service.db.migrate import upgrade
-from service.main import create_app
-from service.server import ServerThread
-from worker.client import ParzenClient
-from worker.daemon import DaemonConfig, create
+from parzen.service.config import Settings
+from parzen.service.db.migrate import upgrade
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
+from parzen.worker.daemon import DaemonConfig, create
 
 TOKEN = "bench-admin-token-local"  # PARZEN_ADMIN_TOKEN needs 16 characters
 SPACE = {
@@ -96,7 +96,7 @@ def startup(tmp: Path, epochs: int) -> float:
     root = Path(__file__).resolve().parents[1]
     with ServerThread(create_app(settings)) as server, ParzenClient(server.url, TOKEN) as api:
         api.create_study(study_body("startup", 1, epochs))
-        command = [sys.executable, "-m", "cli.main", "worker", "--burst", "--poll", "0.1"]
+        command = [sys.executable, "-m", "parzen.cli.main", "worker", "--burst", "--poll", "0.1"]
         env = os.environ | {"PARZEN_URL": server.url, "PARZEN_TOKEN": TOKEN}
         started = time.perf_counter()
         worker = subprocess.Popen(

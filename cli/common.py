@@ -13,7 +13,7 @@ import typer
 import yaml
 from rich.console import Console
 
-from worker.client import ParzenClient, ParzenError, ServerUnavailable
+from parzen.worker.client import ParzenClient, ParzenError, ServerUnavailable
 
 console = Console()
 err_console = Console(stderr=True)

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import DEFAULT_URL, TokenOption, UrlOption, client, console, err_console
-from worker.trials_table import FORMATS, optuna_rows, read_table, rows_to_import, write_table
+from parzen.cli.common import DEFAULT_URL, TokenOption, UrlOption, client, console, err_console
+from parzen.worker.trials_table import FORMATS, optuna_rows, read_table, rows_to_import, write_table
 
 
 def export(

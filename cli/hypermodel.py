@@ -7,15 +7,15 @@ from typing import Any
 
 import typer
 
-from cli.common import err_console
+from parzen.cli.common import err_console
 
 
 def fill_space(document: dict[str, Any], name: str, modules: list[str]) -> dict[str, Any]:
     """The study file with its `space` derived from hypermodel `name`, and its objective's
     builder set to that hypermodel unless the file names one."""
-    from worker.hypermodels import hypermodel_space
-    from worker.hypermodels_hp import HyperparameterError
-    from worker.registry import PluginError, Registry, UnknownPluginError
+    from parzen.worker.hypermodels import hypermodel_space
+    from parzen.worker.hypermodels_hp import HyperparameterError
+    from parzen.worker.registry import PluginError, Registry, UnknownPluginError
 
     if "space" in document:
         err_console.print(

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from cli import study, token
-from cli.worker import worker
+from parzen.cli import study, token
+from parzen.cli.worker import worker
 
 app = typer.Typer(
     help="Parzen: hyperparameter optimization for Keras models.", no_args_is_help=True
@@ -37,9 +37,9 @@ def server(
     import logging
     import os
 
-    from service.config import Settings
-    from service.server import SchemaNotReady, serve
-    from service.storage import DatabaseUnreachable
+    from parzen.service.config import Settings
+    from parzen.service.server import SchemaNotReady, serve
+    from parzen.service.storage import DatabaseUnreachable
 
     # Flags win over the environment; the app factory reads the environment in every process.
     flags = {"HOST": host, "PORT": port, "DATABASE_URL": database_url, "MIGRATE": migrate}
@@ -61,8 +61,8 @@ def migrate(
     database_url: Annotated[str | None, typer.Option(help="[PARZEN_DATABASE_URL]")] = None,
 ) -> None:
     """Apply the database migrations and exit (for deployments that migrate once)."""
-    from service.config import Settings
-    from service.db.migrate import upgrade
+    from parzen.service.config import Settings
+    from parzen.service.db.migrate import upgrade
 
     migrated = upgrade(database_url or Settings().database_url)
     # Under the migration lock: "already" means another process (a replica) had migrated.

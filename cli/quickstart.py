@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from service.server import free_port
-from worker.client import ParzenClient
+from parzen.service.server import free_port
+from parzen.worker.client import ParzenClient
 
 console = Console()
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def main(
     }
     logs = {name: open(workdir / f"{name}.log", "w") for name in ("server", "worker")}  # noqa: SIM115
     server = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "server"],
+        [sys.executable, "-m", "parzen.cli.main", "server"],
         env=env,
         stdout=logs["server"],
         stderr=subprocess.STDOUT,
@@ -62,7 +62,7 @@ def main(
             [
                 sys.executable,
                 "-m",
-                "cli.main",
+                "parzen.cli.main",
                 "worker",
                 "--url",
                 url,

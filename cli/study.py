@@ -9,11 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import DEFAULT_URL, TokenOption, UrlOption, client, console, load_document
-from cli.export import register as register_export
-from cli.format import flatten, number, server_order, to_csv, trial_rows
-from cli.report import print_report
-from cli.summary import print_summary
+from parzen.cli.common import DEFAULT_URL, TokenOption, UrlOption, client, console, load_document
+from parzen.cli.export import register as register_export
+from parzen.cli.format import flatten, number, server_order, to_csv, trial_rows
+from parzen.cli.report import print_report
+from parzen.cli.summary import print_summary
 
 app = typer.Typer(help="Create and inspect studies.", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def create(
     """Create a study from a YAML or JSON file."""
     document = load_document(file)
     if hypermodel is not None:
-        from cli.hypermodel import fill_space
+        from parzen.cli.hypermodel import fill_space
 
         document = fill_space(document, hypermodel, module or [])
     with client(url, token) as api:

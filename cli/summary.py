@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from cli.format import number
+from parzen.cli.format import number
 
 
 def _space_line(name: str, spec: Any) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import DEFAULT_URL, TokenOption, UrlOption, client, console
+from parzen.cli.common import DEFAULT_URL, TokenOption, UrlOption, client, console
 
 app = typer.Typer(help="Manage bearer tokens (needs an admin token).", no_args_is_help=True)
 

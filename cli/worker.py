@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DEFAULT_URL, TokenOption
+from parzen.cli.common import DEFAULT_URL, TokenOption
 
 # --url like every other command; --server (its old name) stays as a hidden alias.
 Url = Annotated[str, typer.Option("--url", envvar="PARZEN_URL", help="Server address.")]
@@ -56,7 +56,7 @@ def worker(
     child: Annotated[bool, typer.Option(hidden=True, help="Run as a supervised daemon.")] = False,
 ) -> None:
     """Lease trials, train them with Keras, report every epoch, tell the results."""
-    from worker.launcher import parse_gpus
+    from parzen.worker.launcher import parse_gpus
 
     url = server or url
 
@@ -66,8 +66,8 @@ def worker(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--gpus") from exc
     if not child and (len(selected) > 1 or max_trials_per_process):
-        from worker.daemon import RECYCLE
-        from worker.launcher import supervise
+        from parzen.worker.daemon import RECYCLE
+        from parzen.worker.launcher import supervise
 
         argv = [
             "worker",
@@ -92,7 +92,7 @@ def worker(
         raise typer.Exit(supervise(selected or [None], argv, RECYCLE, metrics_port=metrics_port))
     # One GPU or none: this process is the daemon. Hide the other GPUs from the framework.
     os.environ["CUDA_VISIBLE_DEVICES"] = selected[0] if selected else ""
-    from worker.daemon import DaemonConfig, create
+    from parzen.worker.daemon import DaemonConfig, create
 
     config = DaemonConfig(
         url=url,

@@ -13,8 +13,8 @@
 
 from __future__ import annotations
 
-from worker.client import Ask, ParzenClient, ParzenError, ServerUnavailable, Trial
-from worker.trial_session import NoTrialAvailable, TrialPruned, TrialSession
+from parzen.worker.client import Ask, ParzenClient, ParzenError, ServerUnavailable, Trial
+from parzen.worker.trial_session import NoTrialAvailable, TrialPruned, TrialSession
 
 Client = ParzenClient
 """The Parzen service from Python; see `worker.client.ParzenClient`."""

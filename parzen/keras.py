@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from worker.hypermodels import as_builder, hypermodel_space, register_hypermodel
-from worker.hypermodels_hp import HyperparameterError, HyperParameters
+from parzen.worker.hypermodels import as_builder, hypermodel_space, register_hypermodel
+from parzen.worker.hypermodels_hp import HyperparameterError, HyperParameters
 
 if TYPE_CHECKING:
-    from worker.callbacks import ReportingCallback as ParzenCallback
-    from worker.hypermodels_oracle import ParzenOracle
+    from parzen.worker.callbacks import ReportingCallback as ParzenCallback
+    from parzen.worker.hypermodels_oracle import ParzenOracle
 
 __all__ = [
     "HyperParameters",
@@ -33,11 +33,11 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # Imported on first use: keras_tuner (the oracle) and keras (the callback) are optional.
     if name == "ParzenOracle":
-        from worker.hypermodels_oracle import ParzenOracle
+        from parzen.worker.hypermodels_oracle import ParzenOracle
 
         return ParzenOracle
     if name == "ParzenCallback":
-        from worker.callbacks import ReportingCallback
+        from parzen.worker.callbacks import ReportingCallback
 
         return ReportingCallback
     raise AttributeError(f"module 'parzen.keras' has no attribute {name!r}")

@@ -15,14 +15,14 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.access import FailureLimiter, client_host
-from service.api.params import StudyName
-from service.artifacts import ArtifactStore
-from service.config import Settings
-from service.db.base import utcnow
-from service.proposals import SamplerPool
-from service.storage import Storage, StudyRecord, TokenRecord
-from service.storage.records import ROLE_RANK, Role
+from parzen.service.access import FailureLimiter, client_host
+from parzen.service.api.params import StudyName
+from parzen.service.artifacts import ArtifactStore
+from parzen.service.config import Settings
+from parzen.service.db.base import utcnow
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import Storage, StudyRecord, TokenRecord
+from parzen.service.storage.records import ROLE_RANK, Role
 
 
 def get_storage(request: Request) -> Storage:

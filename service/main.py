@@ -14,9 +14,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from service import api_docs, dashboard, metrics
-from service.access import FailureLimiter, LoopbackOnly
-from service.api import (
+from parzen.service import api_docs, dashboard, metrics
+from parzen.service.access import FailureLimiter, LoopbackOnly
+from parzen.service.api import (
     artifacts,
     finalizations,
     health,
@@ -26,14 +26,14 @@ from service.api import (
     trials,
     workers,
 )
-from service.api.errors import validation_failed
-from service.api.responses import EVERY_API_ROUTE
-from service.artifacts import open_store
-from service.body_limit import BodyLimitMiddleware
-from service.config import MAKE_A_TOKEN, Settings, get_settings
-from service.db.engine import make_engine
-from service.proposals import SamplerPool
-from service.storage import (
+from parzen.service.api.errors import validation_failed
+from parzen.service.api.responses import EVERY_API_ROUTE
+from parzen.service.artifacts import open_store
+from parzen.service.body_limit import BodyLimitMiddleware
+from parzen.service.config import MAKE_A_TOKEN, Settings, get_settings
+from parzen.service.db.engine import make_engine
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import (
     ConflictError,
     ForbiddenError,
     NotFoundError,

@@ -34,8 +34,8 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from service.storage import Storage, StorageError
-from service.storage.records import TRIAL_STATES, LeaseExpiry
+from parzen.service.storage import Storage, StorageError
+from parzen.service.storage.records import TRIAL_STATES, LeaseExpiry
 
 __all__ = ["CONTENT_TYPE_LATEST", "render"]
 

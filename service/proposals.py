@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from service.algorithms import Observation, Sampler, make_sampler
-from service.limits import JsonLimitError, check_json
-from service.space import SearchSpace, SpaceIssue, parse_space
-from service.space_limits import limit_issues
-from service.storage import ConflictError, StudyRecord
+from parzen.service.algorithms import Observation, Sampler, make_sampler
+from parzen.service.limits import JsonLimitError, check_json
+from parzen.service.space import SearchSpace, SpaceIssue, parse_space
+from parzen.service.space_limits import limit_issues
+from parzen.service.storage import ConflictError, StudyRecord
 
 
 class UnsafeProposal(ConflictError):

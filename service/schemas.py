@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from service.limits import (
+from parzen.service.limits import (
     MAX_GPU_LENGTH,
     MAX_HOST_LENGTH,
     MAX_LIST_ITEMS,
@@ -23,7 +23,7 @@ from service.limits import (
     Text,
     WorkerId,
 )
-from service.storage.records import AskStatus, Role, StudyState, TrialState
+from parzen.service.storage.records import AskStatus, Role, StudyState, TrialState
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
-from service.config import Settings
-from service.db.migrate import schema_problem, upgrade
+from parzen.service.config import Settings
+from parzen.service.db.migrate import schema_problem, upgrade
 
 
 class SchemaNotReady(RuntimeError):
@@ -27,7 +27,7 @@ def serve(settings: Settings, *, workers: int = 1, log_level: str = "info") -> N
     ensure_schema(settings)
     with _metrics_dir(workers):
         uvicorn.run(
-            "service.main:create_app",
+            "parzen.service.main:create_app",
             factory=True,
             host=settings.host,
             port=settings.port,
@@ -42,7 +42,7 @@ def ensure_schema(settings: Settings) -> None:
     if settings.migrate:
         upgrade(settings.database_url)
         return
-    from service.storage import Storage
+    from parzen.service.storage import Storage
 
     storage = Storage.from_url(settings.database_url)
     try:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 
-from service.limits import MAX_JSON_INT, JsonLimitError, check_json
-from service.space import (
+from parzen.service.limits import MAX_JSON_INT, JsonLimitError, check_json
+from parzen.service.space import (
     Bounded,
     Categorical,
     Dimension,

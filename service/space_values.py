@@ -8,7 +8,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from service.space import (
+from parzen.service.space import (
     BRANCH_NAME_KEYS,
     Bounded,
     Categorical,

@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from service.config import Settings
-from service.db.migrate import upgrade
-from service.main import create_app
-from service.server import ServerThread
-from service.storage import Storage
+from parzen.service.config import Settings
+from parzen.service.db.migrate import upgrade
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread
+from parzen.service.storage import Storage
 
 POSTGRES_URL = os.environ.get(
     "PARZEN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
-from service.server import free_port
+from parzen.service.server import free_port
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",

@@ -25,7 +25,7 @@ from tenacity import (
 )
 
 if TYPE_CHECKING:
-    from worker.trial_session import TrialSession
+    from parzen.worker.trial_session import TrialSession
 
 DOWNLOAD_CHUNK_BYTES = 2**20
 AskStatus = Literal["ok", "wait", "done", "paused", "stopped"]
@@ -254,7 +254,7 @@ class ParzenClient:
         result (else the best reported value), `pruned`, or `failed` with the traceback.
         Waits while the budget is in flight (up to `wait_seconds`); raises
         `NoTrialAvailable` when the study gives no more trials."""
-        from worker.trial_session import TrialSession
+        from parzen.worker.trial_session import TrialSession
 
         return TrialSession(
             self, study, worker_id=worker_id, poll_seconds=poll_seconds, wait_seconds=wait_seconds
@@ -276,7 +276,7 @@ class ParzenClient:
         Needs pandas (`pip install parzen[export]`)."""
         import pandas as pd
 
-        from worker.trials_table import table
+        from parzen.worker.trials_table import table
 
         columns, rows = table(self.all_trials(study))
         return pd.DataFrame(rows, columns=columns)

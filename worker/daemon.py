@@ -45,14 +45,14 @@ from typing import TYPE_CHECKING
 
 import psutil
 
-from worker import metrics as worker_metrics
-from worker.client import ParzenClient, Trial
-from worker.protocol import FinalizationJob, WorkerService
-from worker.reporting import SERVICE_ERRORS, Outcome, ServiceError, TrialTiming
-from worker.trial_run import TrialRunner
+from parzen.worker import metrics as worker_metrics
+from parzen.worker.client import ParzenClient, Trial
+from parzen.worker.protocol import FinalizationJob, WorkerService
+from parzen.worker.reporting import SERVICE_ERRORS, Outcome, ServiceError, TrialTiming
+from parzen.worker.trial_run import TrialRunner
 
 if TYPE_CHECKING:
-    from worker.registry import Registry
+    from parzen.worker.registry import Registry
 
 log = logging.getLogger("parzen.worker")
 
@@ -84,7 +84,7 @@ def create(config: DaemonConfig, *, client: WorkerService | None = None) -> Daem
     """A daemon with the defaults: the registry of built-ins, entry points and
     `config.modules`, and (unless `client` is given) a client of `config.url`, which the
     daemon closes when it exits."""
-    from worker.registry import Registry
+    from parzen.worker.registry import Registry
 
     registry = Registry.default(config.modules)
     if client is not None:
@@ -120,7 +120,7 @@ class Daemon:
     def run(self) -> int:
         """Serve until the work runs out (burst), a signal or a fatal service error; the exit
         code: 0, RECYCLE, or a ServiceError's (EX_NOPERM, EX_UNAVAILABLE)."""
-        from worker.backend import configure_devices
+        from parzen.worker.backend import configure_devices
 
         self._install_signal_handlers()
         configure_devices()
@@ -239,7 +239,7 @@ class Daemon:
         self._count_failure(trial.study, outcome)
 
     def _run_evaluation(self, job: FinalizationJob) -> str:
-        from worker.evaluation import run_job
+        from parzen.worker.evaluation import run_job
 
         cache = self.config.artifact_dir / "evaluations" / str(job.id)
         return run_job(job.spec, client=self.client, registry=self.registry, cache=cache)

@@ -21,14 +21,14 @@ import numpy as np
 from scipy.stats import kendalltau
 from sklearn.model_selection import KFold
 
-from worker.builders import Builder
-from worker.datasets import SearchData, Split
-from worker.ensemble import Ensemble, greedy_ensemble
-from worker.protocol import WorkerService
-from worker.registry import Registry
-from worker.reporting import Heartbeat
-from worker.scoring import Scorer, scorer_for, smooth_scorer
-from worker.trainer import Objective
+from parzen.worker.builders import Builder
+from parzen.worker.datasets import SearchData, Split
+from parzen.worker.ensemble import Ensemble, greedy_ensemble
+from parzen.worker.protocol import WorkerService
+from parzen.worker.registry import Registry
+from parzen.worker.reporting import Heartbeat
+from parzen.worker.scoring import Scorer, scorer_for, smooth_scorer
+from parzen.worker.trainer import Objective
 
 log = logging.getLogger("parzen.worker")
 

@@ -21,9 +21,14 @@ import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from worker.hypermodels_hp import HyperParameters
-from worker.hypermodels_space import build_tree, record_space, render_space, values_from_params
-from worker.registry import HYPERMODEL_GROUP, HYPERMODEL_MARK
+from parzen.worker.hypermodels_hp import HyperParameters
+from parzen.worker.hypermodels_space import (
+    build_tree,
+    record_space,
+    render_space,
+    values_from_params,
+)
+from parzen.worker.registry import HYPERMODEL_GROUP, HYPERMODEL_MARK
 
 __all__ = ["HYPERMODEL_GROUP", "as_builder", "hypermodel_space", "register_hypermodel"]
 _ADAPTER = "__parzen_hypermodel_builder__"

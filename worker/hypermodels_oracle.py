@@ -33,17 +33,17 @@ import keras
 import keras_tuner
 from keras_tuner.engine import trial as trial_module
 
-from worker.client import ParzenClient, ParzenError, Trial
-from worker.hypermodels import build_function
-from worker.hypermodels_hp import Condition, Declaration, Kind
-from worker.hypermodels_space import (
+from parzen.worker.client import ParzenClient, ParzenError, Trial
+from parzen.worker.hypermodels import build_function
+from parzen.worker.hypermodels_hp import Condition, Declaration, Kind
+from parzen.worker.hypermodels_space import (
     Node,
     build_tree,
     record_space,
     render_space,
     values_from_params,
 )
-from worker.reporting import Heartbeat
+from parzen.worker.reporting import Heartbeat
 
 log = logging.getLogger("parzen.worker")
 Status = trial_module.TrialStatus

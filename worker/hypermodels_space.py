@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.hypermodels_hp import (
+from parzen.worker.hypermodels_hp import (
     Condition,
     Declaration,
     HyperparameterError,

@@ -91,7 +91,7 @@ def child_command(
     argv: Sequence[str], gpu: str | None, index: int, metrics_port: int = 0
 ) -> list[str]:
     """The command line of the daemon of the index-th GPU: its own GPU, its own metrics port."""
-    command = [sys.executable, "-m", "cli.main", *argv, "--gpus", gpu or "none", "--child"]
+    command = [sys.executable, "-m", "parzen.cli.main", *argv, "--gpus", gpu or "none", "--child"]
     if metrics_port:
         command += ["--metrics-port", str(metrics_port + index)]
     return command

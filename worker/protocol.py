@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from worker.client import Ask
+from parzen.worker.client import Ask
 
 TrialEnd = Literal["complete", "pruned", "failed"]
 

@@ -33,10 +33,10 @@ from importlib.metadata import entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from worker.datasets.base import Dataset, SearchData, Split, SplitSpec
+from parzen.worker.datasets.base import Dataset, SearchData, Split, SplitSpec
 
 if TYPE_CHECKING:
-    from worker.builders.base import Builder
+    from parzen.worker.builders.base import Builder
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,11 @@ BUILDER_GROUP = "parzen.builders"
 DATASET_GROUP = "parzen.datasets"
 HYPERMODEL_GROUP = "parzen.hypermodels"
 HYPERMODEL_MARK = "__parzen_hypermodel__"  # set by worker.hypermodels.register_hypermodel
-BUILTIN_MODULES = ("worker.builders.mlp", "worker.builders.convnet", "worker.datasets.builtin")
+BUILTIN_MODULES = (
+    "parzen.worker.builders.mlp",
+    "parzen.worker.builders.convnet",
+    "parzen.worker.datasets.builtin",
+)
 
 _BUILDER_MARK = "__parzen_builder__"
 _DATASET_MARK = "__parzen_dataset__"
@@ -132,7 +136,7 @@ class Registry:
 
     def add_hypermodel(self, name: str, hypermodel: Any, *, source: str) -> None:
         """A KerasTuner-style hypermodel, registered as the builder `name` as well."""
-        from worker.hypermodels import as_builder
+        from parzen.worker.hypermodels import as_builder
 
         self._add(self._hypermodels, "hypermodel", name, _Entry(hypermodel, source))
         self.add_builder(name, as_builder(hypermodel), source=source)

@@ -18,9 +18,9 @@ from typing import Literal
 
 import httpx
 
-from worker import metrics as worker_metrics
-from worker.client import ParzenError, ServerUnavailable, Trial
-from worker.protocol import WorkerService
+from parzen.worker import metrics as worker_metrics
+from parzen.worker.client import ParzenError, ServerUnavailable, Trial
+from parzen.worker.protocol import WorkerService
 
 log = logging.getLogger("parzen.worker")
 

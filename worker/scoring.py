@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from worker.datasets import DatasetInfo
+from parzen.worker.datasets import DatasetInfo
 
 _EPS = 1e-7
 ACCURACY = ("accuracy", "acc", "sparse_categorical_accuracy")

@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 import keras
 
-from worker.backend import is_out_of_memory, reset_keras_state
-from worker.builders.base import Builder
-from worker.callbacks import (
+from parzen.worker.backend import is_out_of_memory, reset_keras_state
+from parzen.worker.builders.base import Builder
+from parzen.worker.callbacks import (
     BestEpochCheckpoint,
     FailureKind,
     GuardCallback,
@@ -23,7 +23,7 @@ from worker.callbacks import (
     ReportingCallback,
     TrialFailed,
 )
-from worker.datasets.base import SearchData, SplitSpec
+from parzen.worker.datasets.base import SearchData, SplitSpec
 
 logger = logging.getLogger(__name__)
 

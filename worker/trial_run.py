@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from worker.client import Trial
-from worker.protocol import WorkerService
-from worker.reporting import SERVICE_ERRORS, Heartbeat, Outcome, ServiceError, TrialReporter
+from parzen.worker.client import Trial
+from parzen.worker.protocol import WorkerService
+from parzen.worker.reporting import SERVICE_ERRORS, Heartbeat, Outcome, ServiceError, TrialReporter
 
 if TYPE_CHECKING:
-    from worker.registry import Registry
+    from parzen.worker.registry import Registry
 
 log = logging.getLogger("parzen.worker")
 
@@ -35,8 +35,8 @@ class TrialRunner:
 
     def run(self, trial: Trial) -> tuple[Outcome, float, float]:
         """How the trial ended, its seconds in fit and, of them, in our callbacks."""
-        from worker.callbacks import TrialFailed
-        from worker.trainer import Objective, train_trial
+        from parzen.worker.callbacks import TrialFailed
+        from parzen.worker.trainer import Objective, train_trial
 
         reporter = TrialReporter(self.client, trial, self.shutdown)
         try:

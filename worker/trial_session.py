@@ -18,11 +18,11 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from worker.client import ParzenClient, Trial
-from worker.reporting import Heartbeat, TrialReporter
+from parzen.worker.client import ParzenClient, Trial
+from parzen.worker.reporting import Heartbeat, TrialReporter
 
 if TYPE_CHECKING:
-    from worker.callbacks import ReportingCallback
+    from parzen.worker.callbacks import ReportingCallback
 
 TellState = Literal["complete", "pruned", "failed"]
 
@@ -95,7 +95,7 @@ class TrialSession:
 
     def keras_callback(self) -> ReportingCallback:
         """A Keras callback that reports every epoch and stops `fit` when the server prunes."""
-        from worker.callbacks import ReportingCallback
+        from parzen.worker.callbacks import ReportingCallback
 
         return ReportingCallback(self)
 

@@ -11,6 +11,7 @@ COPY alembic ./alembic
 COPY service ./service
 COPY worker ./worker
 COPY cli ./cli
+COPY parzen ./parzen
 # A wheel of the project (migrations included as data files), then a virtual environment with
 # only that wheel and its runtime dependencies: the source tree and the build backend stay here.
 RUN pip wheel --no-deps --wheel-dir /dist . \

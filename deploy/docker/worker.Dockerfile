@@ -19,6 +19,7 @@ COPY alembic ./alembic
 COPY service ./service
 COPY worker ./worker
 COPY cli ./cli
+COPY parzen ./parzen
 RUN pip wheel --no-deps --wheel-dir /dist . \
  && python -m venv /opt/parzen \
  && WHEEL="$(ls /dist/parzen-*.whl)" \

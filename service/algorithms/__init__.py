@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from service.algorithms.base import (
+from parzen.service.algorithms.base import (
     ALGORITHMS,
     AlgorithmSettingsError,
     Observation,
@@ -11,10 +11,10 @@ from service.algorithms.base import (
     make_sampler,
     validate_algorithm,
 )
-from service.algorithms.random import RandomSampler
+from parzen.service.algorithms.random import RandomSampler
 
 if TYPE_CHECKING:
-    from service.algorithms.tpe import TPESampler
+    from parzen.service.algorithms.tpe import TPESampler
 
 __all__ = [
     "ALGORITHMS",
@@ -32,7 +32,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # hyperopt takes about a second to import; load it only when TPE is used.
     if name == "TPESampler":
-        from service.algorithms.tpe import TPESampler
+        from parzen.service.algorithms.tpe import TPESampler
 
         return TPESampler
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,8 +10,8 @@ from typing import Literal
 
 import numpy as np
 
-from service.space import SearchSpace
-from service.suggest import did_you_mean
+from parzen.service.space import SearchSpace
+from parzen.service.suggest import did_you_mean
 
 TrialState = Literal["queued", "running", "complete", "pruned", "failed"]
 FINISHED_STATES: frozenset[TrialState] = frozenset({"complete", "pruned"})
@@ -102,16 +102,16 @@ def make_sampler(
 ) -> Sampler:
     valid = _validated(name, settings)
     if name == "random":
-        from service.algorithms.random import RandomSampler
+        from parzen.service.algorithms.random import RandomSampler
 
         return RandomSampler(space, seed=seed)
     sampler_class: Callable[..., Sampler]
     if name == "tpe-mv":
-        from service.algorithms.tpe_mv import MultivariateTPESampler
+        from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
 
         sampler_class = MultivariateTPESampler
     else:
-        from service.algorithms.tpe import TPESampler  # imports hyperopt, slow to load
+        from parzen.service.algorithms.tpe import TPESampler  # imports hyperopt, slow to load
 
         sampler_class = TPESampler
     return sampler_class(

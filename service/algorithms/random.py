@@ -7,8 +7,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from service.algorithms.base import Observation, Sampler, check_seed, trial_rng
-from service.space import (
+from parzen.service.algorithms.base import Observation, Sampler, check_seed, trial_rng
+from parzen.service.space import (
     Bounded,
     Categorical,
     Dimension,

@@ -14,15 +14,15 @@ from typing import Any
 from hyperopt import hp, tpe
 from hyperopt.base import JOB_STATE_DONE, JOB_STATE_ERROR, JOB_STATE_RUNNING, Domain, Trials
 
-from service.algorithms.base import (
+from parzen.service.algorithms.base import (
     FINISHED_STATES,
     Observation,
     Sampler,
     check_seed,
     trial_seed,
 )
-from service.algorithms.random import RandomSampler
-from service.space import (
+from parzen.service.algorithms.random import RandomSampler
+from parzen.service.space import (
     Bounded,
     Categorical,
     Constant,

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
-from service.space import Categorical, Dimension, Gaussian, IntRange
+from parzen.service.space import Categorical, Dimension, Gaussian, IntRange
 
 # Optuna's defaults: a flat weight on the newest 25 bad trials.
 FLAT_WEIGHTS = 25

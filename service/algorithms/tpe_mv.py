@@ -29,15 +29,15 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from service.algorithms.base import (
+from parzen.service.algorithms.base import (
     FINISHED_STATES,
     Observation,
     Sampler,
     check_seed,
     trial_rng,
 )
-from service.algorithms.random import RandomSampler
-from service.algorithms.tpe_kernels import (
+from parzen.service.algorithms.random import RandomSampler
+from parzen.service.algorithms.tpe_kernels import (
     _CategoricalPart,
     _Choice,
     _Kernel,
@@ -46,7 +46,7 @@ from service.algorithms.tpe_kernels import (
     _NumericPart,
     _optuna_weights,
 )
-from service.space import Categorical, Dimension, SearchSpace, SubSpace
+from parzen.service.space import Categorical, Dimension, SearchSpace, SubSpace
 
 __all__ = ["MultivariateTPESampler", "_CategoricalPart", "_Choice", "_NumericPart", "_kernel"]
 

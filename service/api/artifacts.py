@@ -10,16 +10,16 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from service.api.params import TrialId
-from service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
-from service.artifacts import (
+from parzen.service.api.params import TrialId
+from parzen.service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
+from parzen.service.artifacts import (
     ArtifactMissing,
     ArtifactStore,
     ArtifactStoreUnavailable,
     ArtifactTooLarge,
 )
-from service.deps import ArtifactsDep, StorageDep, ViewerDep, WorkerDep
-from service.storage import Storage
+from parzen.service.deps import ArtifactsDep, StorageDep, ViewerDep, WorkerDep
+from parzen.service.storage import Storage
 
 router = APIRouter(tags=["artifacts"])
 LEASE_HEADER = "X-Parzen-Lease-Token"

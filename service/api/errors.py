@@ -12,7 +12,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from service.limits import json_safe
+from parzen.service.limits import json_safe
 
 
 async def validation_failed(_: Request, exc: Exception) -> JSONResponse:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from service.api.params import FinalizationId
-from service.api.presenters import finalization_public, study_report_public
-from service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
-from service.deps import (
+from parzen.service.api.params import FinalizationId
+from parzen.service.api.presenters import finalization_public, study_report_public
+from parzen.service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
+from parzen.service.deps import (
     AdminDep,
     AdminStudyDep,
     SettingsDep,
@@ -14,7 +14,7 @@ from service.deps import (
     ViewerDep,
     WorkerDep,
 )
-from service.schemas import (
+from parzen.service.schemas import (
     FinalizationPublic,
     FinalizeRequest,
     FinishRequest,

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from service import metrics
-from service.db.migrate import schema_problem
-from service.deps import SettingsDep, StorageDep
-from service.storage import DatabaseUnreachable
+from parzen.service import metrics
+from parzen.service.db.migrate import schema_problem
+from parzen.service.deps import SettingsDep, StorageDep
+from parzen.service.storage import DatabaseUnreachable
 
 router = APIRouter(tags=["health"])
 

@@ -10,13 +10,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, status
 from pydantic import ConfigDict, Field
 
-from service.api.responses import LOOKUP
-from service.deps import AdminDep, AdminStudyDep, StorageDep
-from service.limits import MAX_LIST_ITEMS, JsonObject, Metrics
-from service.schemas import Strict
-from service.space import SpaceValidationError, parse_space
-from service.space_values import vals_from_params
-from service.storage import FinishedTrial
+from parzen.service.api.responses import LOOKUP
+from parzen.service.deps import AdminDep, AdminStudyDep, StorageDep
+from parzen.service.limits import MAX_LIST_ITEMS, JsonObject, Metrics
+from parzen.service.schemas import Strict
+from parzen.service.space import SpaceValidationError, parse_space
+from parzen.service.space_values import vals_from_params
+from parzen.service.storage import FinishedTrial
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 

@@ -8,8 +8,8 @@ from typing import Annotated
 
 from fastapi import Path, Query
 
-from service.limits import MAX_DB_INT, MAX_WORKER_ID_LENGTH
-from service.schemas import NAME_PATTERN
+from parzen.service.limits import MAX_DB_INT, MAX_WORKER_ID_LENGTH
+from parzen.service.schemas import NAME_PATTERN
 
 StudyName = Annotated[str, Path(pattern=NAME_PATTERN, description="The study's name.")]
 # Ids and trial numbers live in INTEGER columns (32-bit on PostgreSQL).

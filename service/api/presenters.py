@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.schemas import (
+from parzen.service.schemas import (
     AttemptPublic,
     Budget,
     EvaluationJob,
@@ -17,8 +17,8 @@ from service.schemas import (
     TrialPublic,
     WorkerPublic,
 )
-from service.storage import StudyRecord, TokenRecord, TrialRecord, WorkerRecord
-from service.storage.records import FinalizationRecord, StudyReport
+from parzen.service.storage import StudyRecord, TokenRecord, TrialRecord, WorkerRecord
+from parzen.service.storage.records import FinalizationRecord, StudyReport
 
 
 def study_public(study: StudyRecord) -> StudyPublic:

@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from service.algorithms import AlgorithmSettingsError, validate_algorithm
-from service.algorithms.pruners import validate_pruner
-from service.api.params import Offset
-from service.api.presenters import study_public
-from service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT, errors
-from service.artifacts import ArtifactStoreUnavailable
-from service.deps import (
+from parzen.service.algorithms import AlgorithmSettingsError, validate_algorithm
+from parzen.service.algorithms.pruners import validate_pruner
+from parzen.service.api.params import Offset
+from parzen.service.api.presenters import study_public
+from parzen.service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT, errors
+from parzen.service.artifacts import ArtifactStoreUnavailable
+from parzen.service.deps import (
     AdminDep,
     AdminStudyDep,
     ArtifactsDep,
@@ -21,11 +21,11 @@ from service.deps import (
     StudyDep,
     ViewerDep,
 )
-from service.schemas import StudiesPublic, StudyCreate, StudyPublic
-from service.space import SpaceValidationError
-from service.space_limits import validate_space
-from service.storage import StudySpec
-from service.storage.records import StudyState
+from parzen.service.schemas import StudiesPublic, StudyCreate, StudyPublic
+from parzen.service.space import SpaceValidationError
+from parzen.service.space_limits import validate_space
+from parzen.service.storage import StudySpec
+from parzen.service.storage.records import StudyState
 
 router = APIRouter(prefix="/studies", tags=["studies"])
 log = logging.getLogger("parzen.service")

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from service.api.params import TokenId
-from service.api.presenters import token_public
-from service.api.responses import LOOKUP
-from service.deps import AdminDep, StorageDep
-from service.schemas import TokenCreate, TokenCreated, TokenPublic
+from parzen.service.api.params import TokenId
+from parzen.service.api.presenters import token_public
+from parzen.service.api.responses import LOOKUP
+from parzen.service.deps import AdminDep, StorageDep
+from parzen.service.schemas import TokenCreate, TokenCreated, TokenPublic
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 

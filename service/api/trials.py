@@ -4,12 +4,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from service.api.params import Offset, StudyName, TrialId, TrialNumber
-from service.api.presenters import leased_trial, trial_detail, trial_public
-from service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
-from service.deps import SamplersDep, StorageDep, ViewerDep, WorkerDep
-from service.metrics import count_expired, instrument_ask, instrument_report, instrument_tell
-from service.schemas import (
+from parzen.service.api.params import Offset, StudyName, TrialId, TrialNumber
+from parzen.service.api.presenters import leased_trial, trial_detail, trial_public
+from parzen.service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
+from parzen.service.deps import SamplersDep, StorageDep, ViewerDep, WorkerDep
+from parzen.service.metrics import count_expired, instrument_ask, instrument_report, instrument_tell
+from parzen.service.schemas import (
     AskRequest,
     AskResponse,
     HeartbeatRequest,
@@ -21,9 +21,9 @@ from service.schemas import (
     TrialPublic,
     TrialsPublic,
 )
-from service.storage import AskResult, NotFoundError, Storage, TokenRecord, WorkerRecord
-from service.storage.records import TrialState
-from service.storage.trials import TrialOrder
+from parzen.service.storage import AskResult, NotFoundError, Storage, TokenRecord, WorkerRecord
+from parzen.service.storage.records import TrialState
+from parzen.service.storage.trials import TrialOrder
 
 router = APIRouter(tags=["trials"])
 

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from service.api.params import WorkerIdPath
-from service.api.presenters import evaluation_job, worker_public
-from service.api.trials import ask_response, own_worker
-from service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
-from service.metrics import count_expired, instrument_ask
-from service.proposals import UnsafeProposal
-from service.schemas import AskResponse, LeaseRequest, WorkerPublic, WorkerRegister
+from parzen.service.api.params import WorkerIdPath
+from parzen.service.api.presenters import evaluation_job, worker_public
+from parzen.service.api.trials import ask_response, own_worker
+from parzen.service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
+from parzen.service.metrics import count_expired, instrument_ask
+from parzen.service.proposals import UnsafeProposal
+from parzen.service.schemas import AskResponse, LeaseRequest, WorkerPublic, WorkerRegister
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from service.artifacts.base import (
+from parzen.service.artifacts.base import (
     MAX_BYTES,
     ArtifactMissing,
     ArtifactStore,
     ArtifactStoreUnavailable,
     ArtifactTooLarge,
 )
-from service.artifacts.local import LocalArtifactStore
-from service.config import Settings
+from parzen.service.artifacts.local import LocalArtifactStore
+from parzen.service.config import Settings
 
 __all__ = [
     "MAX_BYTES",
@@ -28,7 +28,7 @@ __all__ = [
 def open_store(settings: Settings) -> ArtifactStore:
     """PARZEN_ARTIFACT_URL (s3://...) when set, else the directory PARZEN_ARTIFACT_DIR."""
     if settings.artifact_url:
-        from service.artifacts.s3 import S3ArtifactStore  # boto3 only where it is used
+        from parzen.service.artifacts.s3 import S3ArtifactStore  # boto3 only where it is used
 
         store: ArtifactStore = S3ArtifactStore(
             settings.artifact_url, endpoint_url=settings.s3_endpoint_url

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from starlette.responses import FileResponse, Response
 
-from service.artifacts.base import MAX_BYTES, ArtifactMissing, ArtifactStore
+from parzen.service.artifacts.base import MAX_BYTES, ArtifactMissing, ArtifactStore
 
 
 class LocalArtifactStore(ArtifactStore):

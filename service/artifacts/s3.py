@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from service.artifacts.base import (
+from parzen.service.artifacts.base import (
     MAX_BYTES,
     ArtifactMissing,
     ArtifactStore,

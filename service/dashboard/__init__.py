@@ -13,9 +13,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Receive, Scope, Send
 
-from service.dashboard import analysis, auth, compare, data, pages
-from service.dashboard.cache import StudyCache
-from service.dashboard.templating import HERE, PLOTLY_VERSION
+from parzen.service.dashboard import analysis, auth, compare, data, pages
+from parzen.service.dashboard.cache import StudyCache
+from parzen.service.dashboard.templating import HERE, PLOTLY_VERSION
 
 PLOTLY_JS = HERE / "static" / "vendor" / f"plotly-parzen-{PLOTLY_VERSION}.min.js"
 # The URL carries the bundle's version (the pages' ?v=...), so a browser may keep it for good.

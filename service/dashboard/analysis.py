@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from service.dashboard import views
-from service.dashboard.auth import StudyDep, ViewerDep
-from service.dashboard.cache import StudyCache
-from service.dashboard.downsample import evenly_spaced
-from service.dashboard.importance import Importance, forest_importance
-from service.dashboard.params import ParamTable, ParamView
-from service.deps import StorageDep
-from service.storage import Storage, StudyRecord
+from parzen.service.dashboard import views
+from parzen.service.dashboard.auth import StudyDep, ViewerDep
+from parzen.service.dashboard.cache import StudyCache
+from parzen.service.dashboard.downsample import evenly_spaced
+from parzen.service.dashboard.importance import Importance, forest_importance
+from parzen.service.dashboard.params import ParamTable, ParamView
+from parzen.service.deps import StorageDep
+from parzen.service.storage import Storage, StudyRecord
 
 router = APIRouter(prefix="/dashboard/api", include_in_schema=False)
 

@@ -25,16 +25,16 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from service.api.params import StudyName
-from service.dashboard.templating import render
-from service.deps import (
+from parzen.service.api.params import StudyName
+from parzen.service.dashboard.templating import render
+from parzen.service.deps import (
     SettingsDep,
     StorageDep,
     authenticate,
     current_token,
     require,
 )
-from service.storage import StudyRecord, TokenRecord
+from parzen.service.storage import StudyRecord, TokenRecord
 
 COOKIE = "parzen_token"
 COOKIE_MAX_AGE = 7 * 24 * 3600

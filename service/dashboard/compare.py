@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
-from service.dashboard import views
-from service.dashboard.auth import PageViewerDep, ViewerDep
-from service.dashboard.templating import render
-from service.deps import SettingsDep, StorageDep
-from service.storage import NotFoundError, Storage
+from parzen.service.dashboard import views
+from parzen.service.dashboard.auth import PageViewerDep, ViewerDep
+from parzen.service.dashboard.templating import render
+from parzen.service.deps import SettingsDep, StorageDep
+from parzen.service.storage import NotFoundError, Storage
 
 router = APIRouter(include_in_schema=False)
 MIN_STUDIES, MAX_STUDIES = 2, 5

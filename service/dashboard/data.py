@@ -8,15 +8,15 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from service.api.artifacts import artifact_file
-from service.api.params import Page, Stamp, TrialId, TrialNumber
-from service.dashboard import views
-from service.dashboard.auth import StudyDep, ViewerDep
-from service.dashboard.downsample import minmax_decimate, records
-from service.dashboard.params import ParamView
-from service.deps import ArtifactsDep, StorageDep
-from service.storage.dashboard import TABLE_ORDERS, TableOrder, TrialPoint
-from service.storage.records import TrialState
+from parzen.service.api.artifacts import artifact_file
+from parzen.service.api.params import Page, Stamp, TrialId, TrialNumber
+from parzen.service.dashboard import views
+from parzen.service.dashboard.auth import StudyDep, ViewerDep
+from parzen.service.dashboard.downsample import minmax_decimate, records
+from parzen.service.dashboard.params import ParamView
+from parzen.service.deps import ArtifactsDep, StorageDep
+from parzen.service.storage.dashboard import TABLE_ORDERS, TableOrder, TrialPoint
+from parzen.service.storage.records import TrialState
 
 router = APIRouter(prefix="/dashboard/api", include_in_schema=False)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from service.dashboard.params import Cell, ParamColumn, ParamTable
+from parzen.service.dashboard.params import Cell, ParamColumn, ParamTable
 
 METHOD = "random forest (scikit-learn), mean decrease in impurity"
 MAX_TRIALS = 1000  # a subsample beyond this: the ranking is stable (bench/dashboard.py)

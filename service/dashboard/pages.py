@@ -8,21 +8,21 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from service.api.params import StudyName, TrialId, TrialNumber
-from service.dashboard import views
-from service.dashboard.auth import PageViewerDep
-from service.dashboard.params import ParamView
-from service.dashboard.report import study_report
-from service.dashboard.templating import render
-from service.dashboard.views import (
+from parzen.service.api.params import StudyName, TrialId, TrialNumber
+from parzen.service.dashboard import views
+from parzen.service.dashboard.auth import PageViewerDep
+from parzen.service.dashboard.params import ParamView
+from parzen.service.dashboard.report import study_report
+from parzen.service.dashboard.templating import render
+from parzen.service.dashboard.views import (
     best_params,
     finished_count,
     last_activity,
     study_summaries,
     study_summary,
 )
-from service.deps import SettingsDep, StorageDep
-from service.storage import NotFoundError, Storage, StudyRecord, TokenRecord, TrialRecord
+from parzen.service.deps import SettingsDep, StorageDep
+from parzen.service.storage import NotFoundError, Storage, StudyRecord, TokenRecord, TrialRecord
 
 router = APIRouter(include_in_schema=False)
 MEDIAN_EPOCHS = 20_000  # epochs read for a pruned trial's median curve (the oldest first)

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from service.space import Categorical, Constant, IntRange, SearchSpace, SubSpace, parse_space
-from service.storage.dashboard import TrialVals
+from parzen.service.space import Categorical, Constant, IntRange, SearchSpace, SubSpace, parse_space
+from parzen.service.storage.dashboard import TrialVals
 
 Cell = float | int | str | None
 ColumnKind = Literal["float", "int", "categorical"]

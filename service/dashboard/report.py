@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from service.storage import Storage, StudyRecord
+from parzen.service.storage import Storage, StudyRecord
 
 
 def study_report(storage: Storage, study: StudyRecord) -> Mapping[str, Any] | None:

@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from service.dashboard.params import ParamView
-from service.storage import Storage, StudyRecord, TrialRecord, WorkerRecord
-from service.storage.dashboard import AttemptSpan, EpochPoint, TrialChange
-from service.storage.records import FINISHED_STATES, TRIAL_STATES
+from parzen.service.dashboard.params import ParamView
+from parzen.service.storage import Storage, StudyRecord, TrialRecord, WorkerRecord
+from parzen.service.storage.dashboard import AttemptSpan, EpochPoint, TrialChange
+from parzen.service.storage.records import FINISHED_STATES, TRIAL_STATES
 
 
 def json_response(content: Any) -> JSONResponse:

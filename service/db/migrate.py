@@ -27,7 +27,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from service.db.engine import make_engine
+from parzen.service.db.engine import make_engine
 
 # A source tree (pip install -e ., the tests) keeps alembic.ini beside service/; a wheel
 # (the server image) installs it as data files under <prefix>/share/parzen (pyproject.toml),
@@ -36,7 +36,7 @@ _PACKAGES = Path(__file__).resolve().parents[2]
 ALEMBIC_INI = _PACKAGES / "alembic.ini"
 INSTALLED_INIS = (
     Path(sysconfig.get_path("data")) / "share" / "parzen" / "alembic.ini",
-    _PACKAGES / "share" / "parzen" / "alembic.ini",
+    _PACKAGES.parent / "share" / "parzen" / "alembic.ini",
 )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.db.base import Base, utcnow
+from parzen.service.db.base import Base, utcnow
 
 
 class Study(Base):

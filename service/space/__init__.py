@@ -13,7 +13,7 @@ The package, by concern: model.py (the nodes, their distributions, the dimension
 parser.py (`parse_space` and its error messages), values.py (`SearchSpace`: vals to params).
 """
 
-from service.space.model import (
+from parzen.service.space.model import (
     BRANCH_NAME_KEYS,
     NAME_PATTERN,
     NODE_TYPES,
@@ -30,13 +30,13 @@ from service.space.model import (
     SubSpace,
     Vals,
 )
-from service.space.parser import (
+from parzen.service.space.parser import (
     PROBABILITY_TOLERANCE,
     SpaceIssue,
     SpaceValidationError,
     parse_space,
 )
-from service.space.values import SearchSpace
+from parzen.service.space.values import SearchSpace
 
 __all__ = [
     "BRANCH_NAME_KEYS",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from service.space.model import (
+from parzen.service.space.model import (
     BRANCH_NAME_KEYS,
     NAME_PATTERN,
     Bounded,
@@ -25,8 +25,8 @@ from service.space.model import (
     SubSpace,
     no_multiple_within,
 )
-from service.space.values import SearchSpace, walk_all
-from service.suggest import did_you_mean
+from parzen.service.space.values import SearchSpace, walk_all
+from parzen.service.suggest import did_you_mean
 
 PROBABILITY_TOLERANCE = 1e-6
 _REQUIRED: dict[str, tuple[str, ...]] = {

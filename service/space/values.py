@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from service.space.model import (
+from parzen.service.space.model import (
     Categorical,
     Constant,
     Dimension,

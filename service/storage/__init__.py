@@ -1,18 +1,18 @@
 """The only code that writes queries. Everything outside gets frozen records."""
 
-from service.storage.dashboard import DashboardStore
-from service.storage.errors import (
+from parzen.service.storage.dashboard import DashboardStore
+from parzen.service.storage.errors import (
     ConflictError,
     ForbiddenError,
     NotFoundError,
     StorageError,
     StorageUnavailable,
 )
-from service.storage.finalizations import FinalizationStore, TestBudgetError
-from service.storage.health import DatabaseUnreachable, FleetCounts, HealthStore
-from service.storage.leases import AttemptArtifactStore
-from service.storage.proposing import Proposer
-from service.storage.records import (
+from parzen.service.storage.finalizations import FinalizationStore, TestBudgetError
+from parzen.service.storage.health import DatabaseUnreachable, FleetCounts, HealthStore
+from parzen.service.storage.leases import AttemptArtifactStore
+from parzen.service.storage.proposing import Proposer
+from parzen.service.storage.records import (
     AskResult,
     FinishedTrial,
     ReportResult,
@@ -22,11 +22,11 @@ from service.storage.records import (
     TrialRecord,
     WorkerRecord,
 )
-from service.storage.studies import StudyStore
-from service.storage.sweeps import SweepStore
-from service.storage.tokens import TokenStore, hash_token
-from service.storage.trials import TrialStore
-from service.storage.workers import WorkerStore
+from parzen.service.storage.studies import StudyStore
+from parzen.service.storage.sweeps import SweepStore
+from parzen.service.storage.tokens import TokenStore, hash_token
+from parzen.service.storage.trials import TrialStore
+from parzen.service.storage.workers import WorkerStore
 
 
 class Storage(

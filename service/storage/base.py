@@ -18,11 +18,11 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.db.base import utcnow
-from service.db.engine import make_engine, make_session_factory
-from service.db.models import Study, Trial
-from service.storage.errors import ConflictError, NotFoundError, StorageUnavailable
-from service.storage.proposing import ProposalTimes
+from parzen.service.db.base import utcnow
+from parzen.service.db.engine import make_engine, make_session_factory
+from parzen.service.db.models import Study, Trial
+from parzen.service.storage.errors import ConflictError, NotFoundError, StorageUnavailable
+from parzen.service.storage.proposing import ProposalTimes
 
 # What the driver raises when the database cannot answer (down, restarting, unreachable, a
 # lock wait past its timeout, no connection free in the pool): nothing was applied, retrying

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from service.db import models
-from service.storage.records import (
+from parzen.service.db import models
+from parzen.service.storage.records import (
     AttemptRecord,
     IntermediateRecord,
     StudyRecord,

@@ -14,11 +14,11 @@ from typing import Any, Literal, cast
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from service.db.models import IntermediateValue, Study, Trial, TrialAttempt
-from service.storage.base import StorageCore, study_id_by_name
-from service.storage.errors import NotFoundError
-from service.storage.records import FINISHED_STATES, TrialRecord, TrialState
-from service.storage.trials import page_of_trials
+from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
+from parzen.service.storage.base import StorageCore, study_id_by_name
+from parzen.service.storage.errors import NotFoundError
+from parzen.service.storage.records import FINISHED_STATES, TrialRecord, TrialState
+from parzen.service.storage.trials import page_of_trials
 
 TableOrder = Literal["number", "state", "value", "last_step", "started_at", "finished_at"]
 TABLE_ORDERS: tuple[TableOrder, ...] = (

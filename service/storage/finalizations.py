@@ -12,18 +12,18 @@ from typing import Any, Literal, cast
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from service.db.base import utcnow
-from service.db.models import Finalization, Study, TestAccess, Trial
-from service.storage.base import (
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Finalization, Study, TestAccess, Trial
+from parzen.service.storage.base import (
     StorageCore,
     best_first,
     lease_until,
     lock_study,
     study_id_by_name,
 )
-from service.storage.convert import trial_record
-from service.storage.errors import ConflictError, NotFoundError
-from service.storage.records import (
+from parzen.service.storage.convert import trial_record
+from parzen.service.storage.errors import ConflictError, NotFoundError
+from parzen.service.storage.records import (
     FinalizationRecord,
     StudyReport,
     TestAccessRecord,

@@ -9,10 +9,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from service.db.base import utcnow
-from service.db.models import Study, TestAccess, Trial, Worker
-from service.storage.base import StorageCore
-from service.storage.errors import StorageError
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Study, TestAccess, Trial, Worker
+from parzen.service.storage.base import StorageCore
+from parzen.service.storage.errors import StorageError
 
 
 class DatabaseUnreachable(StorageError):

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from service.db.models import IntermediateValue, Trial, TrialAttempt, Worker
-from service.storage.base import StorageCore, lock_study
-from service.storage.errors import ConflictError, ForbiddenError, NotFoundError
+from parzen.service.db.models import IntermediateValue, Trial, TrialAttempt, Worker
+from parzen.service.storage.base import StorageCore, lock_study
+from parzen.service.storage.errors import ConflictError, ForbiddenError, NotFoundError
 
 FINISHED = ("complete", "pruned", "failed")
 LATE_NOTE = "its lease had expired; the result arrived late and was kept"

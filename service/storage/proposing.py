@@ -23,11 +23,11 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.algorithms.base import Observation
-from service.algorithms.pruners.ranking import ranked_loss
-from service.db.models import Study, Trial
-from service.storage.convert import study_record
-from service.storage.records import StudyRecord, TrialState
+from parzen.service.algorithms.base import Observation
+from parzen.service.algorithms.pruners.ranking import ranked_loss
+from parzen.service.db.models import Study, Trial
+from parzen.service.storage.convert import study_record
+from parzen.service.storage.records import StudyRecord, TrialState
 
 ASK_ROUNDS = 3  # asks proposed from a snapshot before one proposes under the study's lock
 # A proposal this quick is made under the study's lock at once: holding the lock that long is

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from service.algorithms.pruners import HalvingPruner, Pruner
-from service.db.models import IntermediateValue, RungEntry, Trial
+from parzen.service.algorithms.pruners import HalvingPruner, Pruner
+from parzen.service.db.models import IntermediateValue, RungEntry, Trial
 
 RUNG_LOCK_CLASS = 0x50525A  # first key of the advisory lock: "PRZ"; the second is the study
 

@@ -8,12 +8,12 @@ from dataclasses import asdict
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from service.db.base import utcnow
-from service.db.models import Study, Trial
-from service.storage.base import StorageCore, study_id_by_name
-from service.storage.convert import study_record
-from service.storage.errors import ConflictError, NotFoundError
-from service.storage.records import StudyRecord, StudySpec, StudyState
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Study, Trial
+from parzen.service.storage.base import StorageCore, study_id_by_name
+from parzen.service.storage.convert import study_record
+from parzen.service.storage.errors import ConflictError, NotFoundError
+from parzen.service.storage.records import StudyRecord, StudySpec, StudyState
 
 # The states a study may come from, by the state it goes to.
 _ALLOWED_FROM: dict[StudyState, set[str]] = {

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from sqlalchemy import or_, select, update
 
-from service.db.base import utcnow
-from service.db.models import Finalization, Study, Trial
-from service.storage.base import lease_until, lock_study
-from service.storage.errors import NotFoundError
-from service.storage.finalizations import FinalizationStore
-from service.storage.records import LeaseExpiry
-from service.storage.trials import TrialStore
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Finalization, Study, Trial
+from parzen.service.storage.base import lease_until, lock_study
+from parzen.service.storage.errors import NotFoundError
+from parzen.service.storage.finalizations import FinalizationStore
+from parzen.service.storage.records import LeaseExpiry
+from parzen.service.storage.trials import TrialStore
 
 
 class SweepStore(TrialStore, FinalizationStore):

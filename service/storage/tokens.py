@@ -8,12 +8,12 @@ import secrets
 
 from sqlalchemy import select, update
 
-from service.db.base import utcnow
-from service.db.models import Token
-from service.storage.base import StorageCore
-from service.storage.convert import token_record
-from service.storage.errors import ConflictError, NotFoundError
-from service.storage.records import Role, TokenRecord
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Token
+from parzen.service.storage.base import StorageCore
+from parzen.service.storage.convert import token_record
+from parzen.service.storage.errors import ConflictError, NotFoundError
+from parzen.service.storage.records import Role, TokenRecord
 
 TOKEN_PREFIX = "pz_"
 

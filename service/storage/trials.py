@@ -18,9 +18,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from service.algorithms.pruners import make_pruner
-from service.db.base import utcnow
-from service.db.models import (
+from parzen.service.algorithms.pruners import make_pruner
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import (
     Finalization,
     IntermediateValue,
     Study,
@@ -28,7 +28,7 @@ from service.db.models import (
     TrialAttempt,
     Worker,
 )
-from service.storage.base import (
+from parzen.service.storage.base import (
     StorageCore,
     best_first,
     lease_until,
@@ -36,9 +36,9 @@ from service.storage.base import (
     lock_study_named,
     study_id_by_name,
 )
-from service.storage.convert import study_record, trial_record
-from service.storage.errors import ConflictError, NotFoundError
-from service.storage.leases import (
+from parzen.service.storage.convert import study_record, trial_record
+from parzen.service.storage.errors import ConflictError, NotFoundError
+from parzen.service.storage.leases import (
     FINISHED,
     LateComplete,
     complete_late,
@@ -48,7 +48,7 @@ from service.storage.leases import (
     see_worker,
     start_attempt,
 )
-from service.storage.proposing import (
+from parzen.service.storage.proposing import (
     ASK_ROUNDS,
     HistoryMoved,
     Proposal,
@@ -56,7 +56,7 @@ from service.storage.proposing import (
     propose_at,
     propose_from_snapshot,
 )
-from service.storage.records import (
+from parzen.service.storage.records import (
     AskResult,
     AskStatus,
     FinishedTrial,
@@ -65,7 +65,7 @@ from service.storage.records import (
     TrialRecord,
     TrialState,
 )
-from service.storage.rungs import RungReport, epochs_trained, pruning_reason
+from parzen.service.storage.rungs import RungReport, epochs_trained, pruning_reason
 
 TellState = Literal["complete", "pruned", "failed"]
 TrialOrder = Literal["number", "-number", "value", "-value"]

@@ -6,13 +6,13 @@ import uuid
 
 from sqlalchemy import select, update
 
-from service.db.base import utcnow
-from service.db.models import Study, Trial, Worker
-from service.storage.base import StorageCore, lock_study
-from service.storage.convert import worker_record
-from service.storage.errors import NotFoundError
-from service.storage.records import WorkerRecord
-from service.storage.trials import release_attempt
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Study, Trial, Worker
+from parzen.service.storage.base import StorageCore, lock_study
+from parzen.service.storage.convert import worker_record
+from parzen.service.storage.errors import NotFoundError
+from parzen.service.storage.records import WorkerRecord
+from parzen.service.storage.trials import release_attempt
 
 
 class WorkerStore(StorageCore):

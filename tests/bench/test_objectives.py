@@ -10,8 +10,8 @@ from hyperopt.pyll.stochastic import sample
 
 from bench.broad_synthetic import GRID_MIX_MIN, KERAS_LIKE_MIN, _grid_mix, _keras_like
 from bench.objectives import BROAD, OBJECTIVES, get_objective, hyperopt_space, suggest_optuna
-from service.algorithms import make_sampler
-from service.space import parse_space
+from parzen.service.algorithms import make_sampler
+from parzen.service.space import parse_space
 
 
 @pytest.mark.parametrize("name", BROAD)

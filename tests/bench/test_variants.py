@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench import variants
-from service.algorithms import Observation, make_sampler, tpe_kernels, tpe_mv
-from service.space import parse_space
+from parzen.service.algorithms import Observation, make_sampler, tpe_kernels, tpe_mv
+from parzen.service.space import parse_space
 
 
 def test_tied_share_equals_the_sampler_without_ties() -> None:

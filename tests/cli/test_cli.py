@@ -12,11 +12,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli.main import app
-from service.server import ServerThread
+from parzen.cli.main import app
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
 from tests.conftest import ADMIN_TOKEN
 from tests.service.factories import MIXED_SPACE
-from worker.client import ParzenClient
 
 runner = CliRunner()
 

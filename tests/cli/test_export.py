@@ -12,10 +12,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli.main import app
-from service.server import ServerThread
+from parzen.cli.main import app
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
 from tests.conftest import ADMIN_TOKEN
-from worker.client import ParzenClient
 
 runner = CliRunner()
 SPACE = {
@@ -87,7 +87,7 @@ def test_export_then_import_round_trips_every_finished_trial(
     code, out = _run(live_server, "study", "export", "source", "--format", fmt, "-o", str(target))
     assert code == 0 and "wrote 9 trials" in out, out
 
-    from worker.trials_table import read_table
+    from parzen.worker.trials_table import read_table
 
     rows = read_table(target)
     assert [r["number"] for r in rows] == list(range(1, 10))
@@ -185,8 +185,8 @@ def test_an_import_whose_params_the_space_refuses_names_the_path(
 def test_study_create_fills_in_the_space_from_a_hypermodel(
     live_server: ServerThread, api: ParzenClient, tmp_path: Path
 ) -> None:
+    from parzen.worker.hypermodels import hypermodel_space
     from tests.worker.kt_models import build_layers
-    from worker.hypermodels import hypermodel_space
 
     path = tmp_path / "study.yaml"
     path.write_text(yaml.safe_dump({"name": "hm", "metric": "val_accuracy"}))

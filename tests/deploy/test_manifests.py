@@ -15,8 +15,8 @@ import click
 import pytest
 import typer.main
 
-from cli.main import app
-from service.config import Settings
+from parzen.cli.main import app
+from parzen.service.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Settings, secrets_dir
+from parzen.service.config import Settings, secrets_dir
 
 
 def test_a_secret_file_named_like_the_setting_gives_the_admin_token(tmp_path: Path) -> None:

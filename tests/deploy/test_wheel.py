@@ -10,12 +10,22 @@ import sqlite3
 import subprocess
 import sys
 import sysconfig
+import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ["pyproject.toml", "README.md", "alembic.ini", "alembic", "service", "worker", "cli"]
+SOURCES = [
+    "pyproject.toml",
+    "README.md",
+    "alembic.ini",
+    "alembic",
+    "service",
+    "worker",
+    "cli",
+    "parzen",
+]
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
 
 
@@ -85,4 +95,14 @@ def test_a_pip_target_install_runs_parzen_migrate(wheel: Path, tmp_path: Path) -
     run = tmp_path / "run"
     run.mkdir()
     env = os.environ | {"PYTHONPATH": str(target)}
-    migrate_and_check([sys.executable, "-m", "cli.main"], run, env)
+    migrate_and_check([sys.executable, "-m", "parzen.cli.main"], run, env)
+
+
+def test_the_wheel_installs_one_top_level_package(wheel: Path) -> None:
+    """If this fails, installing Parzen puts generic module names (`cli`, `service`, `worker`)
+    into a user's site-packages, where they shadow or collide with other distributions."""
+    with zipfile.ZipFile(wheel) as archive:
+        tops = {name.split("/")[0] for name in archive.namelist()}
+    packages = {top for top in tops if not top.endswith((".dist-info", ".data"))}
+    assert packages == {"parzen"}
+    assert "parzen/service/main.py" in archive.namelist()

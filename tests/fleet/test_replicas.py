@@ -24,12 +24,12 @@ from typing import IO
 import httpx
 import pytest
 
-from service.db.migrate import upgrade
-from service.server import free_port
+from parzen.service.db.migrate import upgrade
+from parzen.service.server import free_port
+from parzen.worker.client import ParzenClient, ParzenError, Trial
 from tests.conftest import ADMIN_TOKEN, own_postgres_database
 from tests.s3server import AWS_ENV, moto_s3, new_bucket, object_keys
 from tests.service.api.test_studies import study_body
-from worker.client import ParzenClient, ParzenError, Trial
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIALS, WORKERS, STEPS, LEASE_SECONDS = 30, 6, 3, 5
@@ -63,7 +63,7 @@ class Replica:
         self.launched = time.monotonic()
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "server", "--port", str(self.port)],
+            [sys.executable, "-m", "parzen.cli.main", "server", "--port", str(self.port)],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         return self

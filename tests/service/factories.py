@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from service.storage import StudySpec
+from parzen.service.storage import StudySpec
 
 MIXED_SPACE: dict[str, Any] = {
     "learning_rate": {"type": "loguniform", "low": 1e-4, "high": 1e-1},

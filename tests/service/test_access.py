@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.access import FailureLimiter, is_loopback
+from parzen.service.access import FailureLimiter, is_loopback
 
 
 class Clock:

@@ -13,7 +13,7 @@ import time
 import httpx
 from fastapi.testclient import TestClient
 
-from service.server import ServerThread
+from parzen.service.server import ServerThread
 from tests.conftest import ADMIN_TOKEN
 from tests.service.api.test_studies import study_body
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from service.limits import (
+from parzen.service.limits import (
     MAX_JSON_DEPTH,
     MAX_JSON_ITEMS,
     MAX_KEY_LENGTH,

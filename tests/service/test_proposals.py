@@ -8,8 +8,8 @@ from dataclasses import replace
 import pytest
 from fastapi.testclient import TestClient
 
-from service.algorithms import ALGORITHMS
-from service.storage import Storage
+from parzen.service.algorithms import ALGORITHMS
+from parzen.service.storage import Storage
 from tests.service.factories import study_spec
 from tests.service.test_space_limits import UNSAMPLABLE
 

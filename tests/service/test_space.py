@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from service.space import (
+from parzen.service.space import (
     Bounded,
     Categorical,
     Constant,

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from service.algorithms import ALGORITHMS, Observation, make_sampler, validate_algorithm
-from service.space import SpaceValidationError, parse_space
-from service.space_limits import MAX_DIMENSIONS, MAX_OPTIONS, validate_space
+from parzen.service.algorithms import ALGORITHMS, Observation, make_sampler, validate_algorithm
+from parzen.service.space import SpaceValidationError, parse_space
+from parzen.service.space_limits import MAX_DIMENSIONS, MAX_OPTIONS, validate_space
 
 # Spaces that parse_space accepts but no sampler can serve (found by an adversarial tester).
 UNSAMPLABLE: dict[str, tuple[dict[str, Any], str, str]] = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.algorithms import RandomSampler
-from service.space import SpaceValidationError, parse_space
-from service.space_values import vals_from_params
+from parzen.service.algorithms import RandomSampler
+from parzen.service.space import SpaceValidationError, parse_space
+from parzen.service.space_values import vals_from_params
 from tests.service.factories import MIXED_SPACE
 
 NESTED = {

@@ -1,7 +1,7 @@
 """service/suggest.py: the one "did you mean" of the space parser's and the algorithm
 settings' error messages."""
 
-from service.suggest import did_you_mean
+from parzen.service.suggest import did_you_mean
 
 
 def test_the_closest_candidate_is_suggested_in_quotes() -> None:

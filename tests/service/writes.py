@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-from service.storage import Storage, TrialRecord
-from worker.client import ParzenClient, Trial
+from parzen.service.storage import Storage, TrialRecord
+from parzen.worker.client import ParzenClient, Trial
 
 Held = dict[str, Any]  # a leased trial as the API hands it out (`ask`'s "trial")
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from service.server import ServerThread
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
+from parzen.worker.daemon import Daemon, DaemonConfig, create
 from tests.conftest import ADMIN_TOKEN
-from worker.client import ParzenClient
-from worker.daemon import Daemon, DaemonConfig, create
 
 
 @pytest.fixture(params=["sqlite"])

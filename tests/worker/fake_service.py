@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from worker.client import Ask, ParzenError, ServerUnavailable, Trial
-from worker.protocol import TrialEnd
+from parzen.worker.client import Ask, ParzenError, ServerUnavailable, Trial
+from parzen.worker.protocol import TrialEnd
 
 OBJECTIVE = {"builder": "mlp", "dataset": "digits_flat", "max_epochs": 3, "patience": 3}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-from worker.hypermodels import register_hypermodel
+from parzen.worker.hypermodels import register_hypermodel
 
 
 def digits(n: int = 240) -> tuple[Any, Any, Any, Any]:

@@ -12,8 +12,8 @@ from typing import Any
 import keras
 import keras_tuner
 
+from parzen.worker.hypermodels_oracle import ParzenOracle
 from tests.worker.kt_models import build_conditional, digits
-from worker.hypermodels_oracle import ParzenOracle
 
 
 class Hang(keras.callbacks.Callback):  # type: ignore[misc]

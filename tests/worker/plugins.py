@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from worker.builders import mlp
-from worker.datasets import SearchData, Split, SplitSpec
-from worker.datasets.builtin import DigitsFlat
-from worker.registry import register_builder, register_dataset
+from parzen.worker.builders import mlp
+from parzen.worker.datasets import SearchData, Split, SplitSpec
+from parzen.worker.datasets.builtin import DigitsFlat
+from parzen.worker.registry import register_builder, register_dataset
 
 
 @register_builder("broken")

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from service.server import ServerThread
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
 from tests.conftest import ADMIN_TOKEN
 from tests.worker.conftest import study
-from worker.client import ParzenClient
 
 SPACE = {
     "units": {"type": "int", "low": 16, "high": 32},
@@ -46,7 +46,7 @@ def test_worker_trains_a_study_on_another_keras_backend(
     }
     flags = ["--gpus", "none", "--burst", "--poll", "0.2", "--artifact-dir", str(tmp_path)]
     worker = subprocess.run(
-        [sys.executable, "-m", "cli.main", "worker", "--server", live_server.url, *flags],
+        [sys.executable, "-m", "parzen.cli.main", "worker", "--server", live_server.url, *flags],
         env=env,
         capture_output=True,
         text=True,

@@ -4,11 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from worker.builders import make_optimizer
-from worker.builders.convnet import build_convnet
-from worker.builders.mlp import build_mlp
-from worker.datasets import DatasetInfo, SearchData, Split, SplitSpec
-from worker.datasets.builtin import BreastCancer, Digits, DigitsFlat, Regression, Wine
+from parzen.worker.builders import make_optimizer
+from parzen.worker.builders.convnet import build_convnet
+from parzen.worker.builders.mlp import build_mlp
+from parzen.worker.datasets import DatasetInfo, SearchData, Split, SplitSpec
+from parzen.worker.datasets.builtin import BreastCancer, Digits, DigitsFlat, Regression, Wine
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from worker.client import ParzenClient, ParzenError, ServerUnavailable
+from parzen.worker.client import ParzenClient, ParzenError, ServerUnavailable
 
 Answer = tuple[int, dict[str, str]]  # status, headers
 OK: Answer = (200, {})

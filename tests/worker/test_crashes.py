@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from service.server import ServerThread
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
+from parzen.worker.daemon import Daemon
 from tests.conftest import ADMIN_TOKEN
 from tests.worker.conftest import study
 from tests.worker.test_daemon import MLP_SPACE
-from worker.client import ParzenClient
-from worker.daemon import Daemon
 
 
 def _start_worker(server: ServerThread, tmp_path: Path) -> subprocess.Popen[bytes]:
@@ -24,7 +24,7 @@ def _start_worker(server: ServerThread, tmp_path: Path) -> subprocess.Popen[byte
         [
             sys.executable,
             "-m",
-            "cli.main",
+            "parzen.cli.main",
             "worker",
             "--server",
             server.url,

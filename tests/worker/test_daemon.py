@@ -13,14 +13,14 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.server import ServerThread, free_port
+from parzen.service.server import ServerThread, free_port
+from parzen.worker.client import Ask, ParzenClient, ParzenError, Trial
+from parzen.worker.daemon import Daemon
+from parzen.worker.launcher import child_command
+from parzen.worker.reporting import EX_NOPERM
 from tests.conftest import ADMIN_TOKEN
 from tests.worker import plugins
 from tests.worker.conftest import study
-from worker.client import Ask, ParzenClient, ParzenError, Trial
-from worker.daemon import Daemon
-from worker.launcher import child_command
-from worker.reporting import EX_NOPERM
 
 MLP_SPACE = {
     "layers": {"type": "int", "low": 1, "high": 2},
@@ -132,7 +132,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
 ) -> None:
     import threading
 
-    from worker.reporting import TrialReporter
+    from parzen.worker.reporting import TrialReporter
 
     api.create_study(study("bg", "mlp", "digits_flat", MLP_SPACE))
     worker = api.register_worker(
@@ -159,7 +159,7 @@ def test_reports_are_sent_in_the_background_in_order_and_a_stop_comes_back(
 def test_daemon_asks_to_be_recycled_after_its_quota_of_trials(
     api: ParzenClient, live_server: ServerThread, tmp_path: Path
 ) -> None:
-    from worker.daemon import RECYCLE, DaemonConfig, create
+    from parzen.worker.daemon import RECYCLE, DaemonConfig, create
 
     api.create_study(study("recycled", "mlp", "digits_flat", MLP_SPACE))
     config = DaemonConfig(
@@ -346,8 +346,8 @@ def test_unreachable_server_exits_non_zero_instead_of_raising(tmp_path: Path) ->
     server stays unreachable past retry_seconds, instead of exiting EX_UNAVAILABLE."""
     import socket
 
-    from worker.daemon import DaemonConfig, create
-    from worker.reporting import EX_UNAVAILABLE
+    from parzen.worker.daemon import DaemonConfig, create
+    from parzen.worker.reporting import EX_UNAVAILABLE
 
     with socket.socket() as free:  # a port nothing listens on
         free.bind(("127.0.0.1", 0))
@@ -363,7 +363,7 @@ def test_a_refused_heartbeat_stops_the_trial_at_its_next_epoch(api: ParzenClient
     import threading
     import time
 
-    from worker.reporting import Heartbeat, ServiceError, TrialReporter
+    from parzen.worker.reporting import Heartbeat, ServiceError, TrialReporter
 
     api.create_study(study("beat", "mlp", "digits_flat", MLP_SPACE))
     worker = api.register_worker(

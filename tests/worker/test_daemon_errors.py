@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from parzen.worker.client import ParzenError
+from parzen.worker.daemon import Daemon, DaemonConfig, create
+from parzen.worker.reporting import EX_NOPERM, EX_UNAVAILABLE
 from tests.worker.fake_service import FakeService, trial, unavailable
-from worker.client import ParzenError
-from worker.daemon import Daemon, DaemonConfig, create
-from worker.reporting import EX_NOPERM, EX_UNAVAILABLE
 
 
 def serve(service: FakeService, tmp_path: Path, **config: Any) -> Daemon:

@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worker.datasets import ArrayDataset, Arrays, SplitSpec, split_indices
-from worker.datasets.builtin import BreastCancer, Digits, DigitsFlat, Regression, Wine
+from parzen.worker.datasets import ArrayDataset, Arrays, SplitSpec, split_indices
+from parzen.worker.datasets.builtin import BreastCancer, Digits, DigitsFlat, Regression, Wine
 
 NUM_ROWS = 300
 

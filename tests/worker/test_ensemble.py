@@ -3,9 +3,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from worker.datasets import DatasetInfo
-from worker.ensemble import greedy_ensemble
-from worker.scoring import scorer_for
+from parzen.worker.datasets import DatasetInfo
+from parzen.worker.ensemble import greedy_ensemble
+from parzen.worker.scoring import scorer_for
 
 INFO = DatasetInfo("toy", "classification", {"x": (2,)}, 2)
 
@@ -83,7 +83,7 @@ def test_multi_output_metric_names_a_head() -> None:
 
 
 def test_accuracy_studies_fit_ensembles_on_log_loss() -> None:
-    from worker.scoring import smooth_scorer
+    from parzen.worker.scoring import smooth_scorer
 
     accuracy = scorer_for("val_accuracy", INFO)
     assert smooth_scorer(accuracy).kind == "crossentropy"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.evaluation import MIN_ROWS_PER_WEIGHT, _ranking, weights_trusted
+from parzen.worker.evaluation import MIN_ROWS_PER_WEIGHT, _ranking, weights_trusted
 
 
 def test_all_tied_validation_says_it_cannot_rank_instead_of_a_null() -> None:

@@ -8,13 +8,13 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from service.server import ServerThread
+from parzen.cli.main import app
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient, ParzenError
+from parzen.worker.daemon import Daemon
 from tests.conftest import ADMIN_TOKEN
 from tests.worker import plugins
 from tests.worker.conftest import study
-from worker.client import ParzenClient, ParzenError
-from worker.daemon import Daemon
 
 SPACE = {
     "units": {"type": "int", "low": 16, "high": 64, "log": True},

@@ -6,18 +6,18 @@ from __future__ import annotations
 import keras
 import pytest
 
-from service.algorithms import RandomSampler
-from service.space import parse_space
-from tests.worker.kt_models import build_conditional, build_layers, digits, kt_hypermodel_class
-from worker.hypermodels import as_builder, hypermodel_space
-from worker.hypermodels_hp import HyperparameterError, HyperParameters
-from worker.hypermodels_space import (
+from parzen.service.algorithms import RandomSampler
+from parzen.service.space import parse_space
+from parzen.worker.hypermodels import as_builder, hypermodel_space
+from parzen.worker.hypermodels_hp import HyperparameterError, HyperParameters
+from parzen.worker.hypermodels_space import (
     build_tree,
     params_from_values,
     record_space,
     values_from_params,
 )
-from worker.registry import Registry
+from parzen.worker.registry import Registry
+from tests.worker.kt_models import build_conditional, build_layers, digits, kt_hypermodel_class
 
 EXPECTED_CONDITIONAL = {
     "model_type": {
@@ -55,13 +55,13 @@ def test_the_space_keras_tuner_itself_records_converts_to_the_same(tmp_path) -> 
     """KerasTuner's own hp (as a real Tuner populates it) and Parzen's agree."""
     import keras_tuner
 
-    from worker.hypermodels_oracle import declarations_of
+    from parzen.worker.hypermodels_oracle import declarations_of
 
     tuner = keras_tuner.RandomSearch(
         kt_hypermodel_class()(), objective="val_accuracy", max_trials=1, directory=tmp_path
     )
     declared = declarations_of(tuner.oracle.hyperparameters)
-    from worker.hypermodels_space import render_space
+    from parzen.worker.hypermodels_space import render_space
 
     assert render_space(build_tree(declared)) == EXPECTED_CONDITIONAL
 

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from service.server import ServerThread
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
 from tests.conftest import ADMIN_TOKEN
 from tests.worker.kt_models import build_conditional, digits
-from worker.client import ParzenClient
 
 keras_tuner = pytest.importorskip("keras_tuner")
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_oracle_drives_a_real_tuner_search_and_the_best_round_trips(
     live_server: ServerThread, tmp_path: Path
 ) -> None:
-    from worker.hypermodels_oracle import ParzenOracle
+    from parzen.worker.hypermodels_oracle import ParzenOracle
 
     oracle = ParzenOracle(
         study="kt",
@@ -70,7 +70,7 @@ def test_the_oracle_callback_lets_the_studys_pruner_stop_a_trial(
 ) -> None:
     """Every epoch is reported; behind a finished trial at every epoch, the median pruner
     stops the tuner's fit and the trial is told pruned."""
-    from worker.hypermodels_oracle import ParzenOracle
+    from parzen.worker.hypermodels_oracle import ParzenOracle
 
     oracle = ParzenOracle(
         study="kt-pruned", objective="val_accuracy", max_trials=2, url=live_server.url,
@@ -141,8 +141,8 @@ def test_two_processes_share_a_study_and_a_killed_ones_trial_comes_back(
 
 def test_a_keras_tuner_trial_value_converts_back_to_the_parzen_params(tmp_path: Path) -> None:
     """The oracle's space and value mapping agree with KerasTuner's recorded space."""
-    from worker.hypermodels_oracle import ParzenOracle
-    from worker.hypermodels_space import params_from_values
+    from parzen.worker.hypermodels_oracle import ParzenOracle
+    from parzen.worker.hypermodels_space import params_from_values
 
     oracle = ParzenOracle(study="none", objective="val_accuracy", client=_Unused())
     keras_tuner.Tuner(hypermodel=build_conditional, oracle=oracle, directory=tmp_path)

@@ -12,14 +12,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from worker.launcher import parse_gpus
+from parzen.worker.launcher import parse_gpus
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # A supervisor's stand-in: starts a child that would sleep a minute, prints its pid, waits.
 PARENT = """
 import subprocess, sys, time
-from worker.launcher import _die_with_parent
+from parzen.worker.launcher import _die_with_parent
 hook = _die_with_parent if sys.argv[1] == "hooked" else None
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], preexec_fn=hook)
 print(child.pid, flush=True)

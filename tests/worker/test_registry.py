@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.datasets import Dataset, SplitSpec
-from worker.registry import (
+from parzen.worker.datasets import Dataset, SplitSpec
+from parzen.worker.registry import (
     PluginError,
     Registry,
     UnknownPluginError,
@@ -22,9 +22,9 @@ BUILTIN_DATASETS = {"breast_cancer", "digits", "digits_flat", "regression", "win
 PLUGIN_MODULE = """
     import numpy as np
 
-    from worker.builders.mlp import build_mlp
-    from worker.datasets import ArrayDataset
-    from worker.registry import register_builder, register_dataset
+    from parzen.worker.builders.mlp import build_mlp
+    from parzen.worker.datasets import ArrayDataset
+    from parzen.worker.registry import register_builder, register_dataset
 
 
     @register_builder("{prefix}_builder")
@@ -67,7 +67,7 @@ def test_default_registry_has_the_builtins():
     assert set(registry.builder_names()) >= BUILTIN_BUILDERS
     assert set(registry.dataset_names()) >= BUILTIN_DATASETS
     assert registry.builder_names() == sorted(registry.builder_names())
-    assert registry.source("builder", "mlp") == "module 'worker.builders.mlp' (build_mlp)"
+    assert registry.source("builder", "mlp") == "module 'parzen.worker.builders.mlp' (build_mlp)"
 
 
 def test_unknown_names_say_what_is_installed():
@@ -129,7 +129,7 @@ def test_a_name_taken_by_another_object_is_an_error(tmp_path, monkeypatch):
     clash = write_module(
         tmp_path,
         """
-        from worker.registry import register_builder
+        from parzen.worker.registry import register_builder
 
         @register_builder("mlp")
         def my_mlp(params, info):

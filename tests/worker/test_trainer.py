@@ -13,12 +13,12 @@ import keras
 import numpy as np
 import pytest
 
-from worker.backend import is_out_of_memory
-from worker.builders.mlp import build_mlp
-from worker.callbacks import TrialFailed
-from worker.datasets import DatasetInfo, SearchData, Split, SplitSpec
-from worker.datasets.builtin import DigitsFlat, Wine
-from worker.trainer import Objective, TrainResult, train_trial
+from parzen.worker.backend import is_out_of_memory
+from parzen.worker.builders.mlp import build_mlp
+from parzen.worker.callbacks import TrialFailed
+from parzen.worker.datasets import DatasetInfo, SearchData, Split, SplitSpec
+from parzen.worker.datasets.builtin import DigitsFlat, Wine
+from parzen.worker.trainer import Objective, TrainResult, train_trial
 
 pytestmark = pytest.mark.slow
 

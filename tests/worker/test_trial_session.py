@@ -10,7 +10,7 @@ import keras
 import pytest
 
 from parzen import Client, NoTrialAvailable, TrialPruned
-from service.server import ServerThread
+from parzen.service.server import ServerThread
 from tests.conftest import ADMIN_TOKEN
 from tests.worker.kt_models import digits
 

@@ -3,7 +3,7 @@
 The built-in builders (`mlp`, `convnet`) live in their own modules; the registry imports them.
 """
 
-from worker.builders.base import (
+from parzen.worker.builders.base import (
     Builder,
     compile_for_task,
     make_optimizer,

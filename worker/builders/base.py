@@ -7,8 +7,8 @@ from typing import Any
 
 import keras
 
-from worker.builders.params import choice_param, float_param
-from worker.datasets.base import DatasetInfo
+from parzen.worker.builders.params import choice_param, float_param
+from parzen.worker.datasets.base import DatasetInfo
 
 Builder = Callable[[Mapping[str, Any], DatasetInfo], keras.Model]
 """Builds a compiled model from hyperparameters; must ignore parameters it does not know."""

@@ -7,10 +7,10 @@ from typing import Any
 
 import keras
 
-from worker.builders.base import ACTIVATIONS, compile_for_task, model_inputs, output_layer
-from worker.builders.params import bool_param, choice_param, float_param, int_param
-from worker.datasets.base import DatasetInfo
-from worker.registry import register_builder
+from parzen.worker.builders.base import ACTIVATIONS, compile_for_task, model_inputs, output_layer
+from parzen.worker.builders.params import bool_param, choice_param, float_param, int_param
+from parzen.worker.datasets.base import DatasetInfo
+from parzen.worker.registry import register_builder
 
 MIN_POOLED_SIZE = 2
 """Pool only when the result keeps at least this many pixels a side (8x8 digits: 8→4→2)."""

@@ -7,21 +7,21 @@ from typing import Any
 
 import keras
 
-from worker.builders.base import (
+from parzen.worker.builders.base import (
     ACTIVATIONS,
     compile_for_task,
     model_inputs,
     output_layer,
 )
-from worker.builders.params import (
+from parzen.worker.builders.params import (
     bool_param,
     choice_param,
     float_param,
     int_list_param,
     int_param,
 )
-from worker.datasets.base import DatasetInfo
-from worker.registry import register_builder
+from parzen.worker.datasets.base import DatasetInfo
+from parzen.worker.registry import register_builder
 
 
 @register_builder("mlp")

@@ -3,8 +3,8 @@
 The built-in datasets live in `worker.datasets.builtin`; the registry imports it.
 """
 
-from worker.datasets.arrays import ArrayDataset
-from worker.datasets.base import (
+from parzen.worker.datasets.arrays import ArrayDataset
+from parzen.worker.datasets.base import (
     Arrays,
     Dataset,
     DatasetInfo,
@@ -13,7 +13,7 @@ from worker.datasets.base import (
     SplitSpec,
     Task,
 )
-from worker.datasets.splitting import SplitIndices, Standardizer, split_indices
+from parzen.worker.datasets.splitting import SplitIndices, Standardizer, split_indices
 
 __all__ = [
     "ArrayDataset",

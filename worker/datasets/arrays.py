@@ -8,8 +8,16 @@ from typing import ClassVar
 
 import numpy as np
 
-from worker.datasets.base import Arrays, Dataset, DatasetInfo, SearchData, Split, SplitSpec, Task
-from worker.datasets.splitting import SplitIndices, Standardizer, split_indices
+from parzen.worker.datasets.base import (
+    Arrays,
+    Dataset,
+    DatasetInfo,
+    SearchData,
+    Split,
+    SplitSpec,
+    Task,
+)
+from parzen.worker.datasets.splitting import SplitIndices, Standardizer, split_indices
 
 SINGLE_INPUT = "input"
 SINGLE_OUTPUT = "output"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_regression
 
-from worker.datasets.arrays import SINGLE_INPUT, ArrayDataset
-from worker.datasets.base import Arrays
-from worker.registry import register_dataset
+from parzen.worker.datasets.arrays import SINGLE_INPUT, ArrayDataset
+from parzen.worker.datasets.base import Arrays
+from parzen.worker.registry import register_dataset
 
 
 @register_dataset("digits")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from worker.datasets.base import SplitSpec
+from parzen.worker.datasets.base import SplitSpec
 
 
 @dataclass(frozen=True)

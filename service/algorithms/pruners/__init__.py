@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from service.algorithms.base import AlgorithmSettingsError
-from service.algorithms.pruners.halving import HalvingPruner, Judgement
-from service.algorithms.pruners.median import MedianPruner
+from parzen.service.algorithms.base import AlgorithmSettingsError
+from parzen.service.algorithms.pruners.halving import HalvingPruner, Judgement
+from parzen.service.algorithms.pruners.median import MedianPruner
 
 PRUNERS = ("none", "median", "asha", "hyperband")
 Pruner = MedianPruner | HalvingPruner

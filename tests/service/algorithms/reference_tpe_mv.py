@@ -36,15 +36,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_ndtr, logsumexp, ndtr, ndtri
 
-from service.algorithms.base import (
+from parzen.service.algorithms.base import (
     FINISHED_STATES,
     Observation,
     Sampler,
     check_seed,
     trial_rng,
 )
-from service.algorithms.random import RandomSampler
-from service.space import (
+from parzen.service.algorithms.random import RandomSampler
+from parzen.service.space import (
     Categorical,
     Dimension,
     Gaussian,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.algorithms import AlgorithmSettingsError
-from service.algorithms.pruners import (
+from parzen.service.algorithms import AlgorithmSettingsError
+from parzen.service.algorithms.pruners import (
     HalvingPruner,
     MedianPruner,
     make_pruner,

@@ -4,8 +4,8 @@ import math
 
 import numpy as np
 
-from service.algorithms import Observation, RandomSampler
-from service.space import SearchSpace, parse_space
+from parzen.service.algorithms import Observation, RandomSampler
+from parzen.service.space import SearchSpace, parse_space
 
 Vals = dict[str, float | int]
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hyperopt.tpe import DEFAULT_LF
 
-from service.algorithms import (
+from parzen.service.algorithms import (
     AlgorithmSettingsError,
     Observation,
     RandomSampler,
@@ -21,7 +21,7 @@ from service.algorithms import (
     make_sampler,
     validate_algorithm,
 )
-from service.space import SearchSpace, parse_space
+from parzen.service.space import SearchSpace, parse_space
 
 Vals = Mapping[str, float | int]
 

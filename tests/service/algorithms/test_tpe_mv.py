@@ -8,14 +8,14 @@ import sys
 import numpy as np
 import pytest
 
-from service.algorithms import (
+from parzen.service.algorithms import (
     AlgorithmSettingsError,
     Observation,
     RandomSampler,
     make_sampler,
     validate_algorithm,
 )
-from service.algorithms.tpe_mv import MultivariateTPESampler
+from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
 from tests.service.algorithms.test_tpe import (
     BOUNDED,
     MIXED,
@@ -153,7 +153,7 @@ def test_values_stay_on_the_grid_at_the_edges(sign: int) -> None:
 
 
 def test_gaussian_and_weighted_choices_are_sampled() -> None:
-    from service.space import parse_space
+    from parzen.service.space import parse_space
 
     space = parse_space(
         {
@@ -204,7 +204,7 @@ def test_does_not_import_hyperopt() -> None:
 
 
 def test_categorical_kernels_are_smoothed_as_optuna_smooths_them() -> None:
-    from service.algorithms.tpe_mv import _CategoricalPart, _Choice
+    from parzen.service.algorithms.tpe_mv import _CategoricalPart, _Choice
 
     kernel = _Choice(MIXED.dimensions["optimizer"], np.array([0.5, 0.5]))
     part = _CategoricalPart(kernel, np.array([0.0, 0.0, 1.0]), prior_weight=1.0)
@@ -214,8 +214,8 @@ def test_categorical_kernels_are_smoothed_as_optuna_smooths_them() -> None:
 
 
 def test_grid_kernels_keep_half_a_cell_while_continuous_ones_shrink() -> None:
-    from service.algorithms.tpe_mv import _kernel, _NumericPart
-    from service.space import parse_space
+    from parzen.service.algorithms.tpe_mv import _kernel, _NumericPart
+    from parzen.service.space import parse_space
 
     space = parse_space(
         {

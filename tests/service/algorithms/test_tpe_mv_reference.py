@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from service.algorithms import Observation, RandomSampler
-from service.algorithms.tpe_kernels import _logsumexp_rows
-from service.algorithms.tpe_mv import MultivariateTPESampler
-from service.space import SearchSpace, parse_space
+from parzen.service.algorithms import Observation, RandomSampler
+from parzen.service.algorithms.tpe_kernels import _logsumexp_rows
+from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
+from parzen.service.space import SearchSpace, parse_space
 from tests.service.algorithms import reference_tpe_mv
 from tests.service.algorithms.test_tpe import BOUNDED, MIXED
 

@@ -12,9 +12,9 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-import worker.client
+import parzen.worker.client
+from parzen.worker.client import ParzenClient
 from tests.service.writes import sdk_report, sdk_tell
-from worker.client import ParzenClient
 
 EPOCHS = 8
 EPOCH_SECONDS = 0.25
@@ -24,7 +24,7 @@ EPOCH_SECONDS = 0.25
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The SDK backs off up to 10 s between retries, which needs leases of more than 10 s
     (the default is 60); retrying every 0.1 s lets the tests use leases of about a second."""
-    monkeypatch.setattr(worker.client.ParzenClient, "BACKOFF_MAX_SECONDS", 0.1)
+    monkeypatch.setattr(parzen.worker.client.ParzenClient, "BACKOFF_MAX_SECONDS", 0.1)
 
 
 class Fleet:

@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from service.config import Settings
-from service.main import create_app
-from service.storage import Storage
+from parzen.service.config import Settings
+from parzen.service.main import create_app
+from parzen.service.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.service.api.test_studies import study_body
 

@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.exc import OperationalError
 
-from service.config import Settings
-from service.main import create_app
-from service.server import ServerThread
-from service.storage import Storage
+from parzen.service.config import Settings
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread
+from parzen.service.storage import Storage
 from tests.service.factories import study_spec
 from tests.service.writes import api_tell
 

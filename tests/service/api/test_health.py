@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.config import Settings
-from service.db.migrate import head_revision, upgrade
-from service.main import create_app
-from service.server import free_port
+from parzen.service.config import Settings
+from parzen.service.db.migrate import head_revision, upgrade
+from parzen.service.main import create_app
+from parzen.service.server import free_port
 
 
 def _probe(settings: Settings) -> Iterator[TestClient]:

@@ -16,9 +16,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from service.db.base import utcnow
-from service.db.models import Trial
-from service.storage import Storage
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Trial
+from parzen.service.storage import Storage
 from tests.service.api.test_studies import study_body
 from tests.service.writes import api_heartbeat, api_release, api_report, api_tell
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.limits import MAX_JSON_DEPTH, MAX_KEY_LENGTH, MAX_STRING_LENGTH, MAX_TEXT_LENGTH
-from service.space_limits import MAX_OPTIONS
+from parzen.service.limits import MAX_JSON_DEPTH, MAX_KEY_LENGTH, MAX_STRING_LENGTH, MAX_TEXT_LENGTH
+from parzen.service.space_limits import MAX_OPTIONS
 from tests.service.api.test_studies import study_body
 from tests.service.test_limits import nested
 from tests.service.test_space_limits import AT_THE_LIMITS

@@ -10,10 +10,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.config import Settings
-from service.main import create_app
-from service.server import ServerThread
-from service.storage import Storage
+from parzen.service.config import Settings
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread
+from parzen.service.storage import Storage
 
 
 @pytest.fixture

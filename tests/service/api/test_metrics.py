@@ -13,8 +13,8 @@ import httpx
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.server import free_port
-from service.storage import Storage
+from parzen.service.server import free_port
+from parzen.service.storage import Storage
 from tests.service.api.test_studies import study_body
 from tests.service.writes import api_report, api_tell
 
@@ -118,7 +118,7 @@ def test_several_server_processes_answer_a_scrape_with_the_sum(tmp_path: Path) -
     argv = ["server", "--workers", "2", "--port", str(port), "--database-url", url]
     with (tmp_path / "server.log").open("wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *argv],
+            [sys.executable, "-m", "parzen.cli.main", *argv],
             cwd=ROOT,
             env=env,
             stdout=log,

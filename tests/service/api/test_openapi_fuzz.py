@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import status_code_conformance
 
-from service.config import Settings
-from service.main import create_app
-from service.server import ServerThread
+from parzen.service.config import Settings
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread
 from tests.conftest import ADMIN_TOKEN
 from tests.service.api.test_studies import study_body
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from service.config import Settings
-from service.main import create_app
-from service.server import ServerThread, free_port
-from service.storage import Storage
+from parzen.service.config import Settings
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread, free_port
+from parzen.service.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.service.api.outage_workers import EPOCHS, Fleet, quick_retries
 from tests.service.factories import study_spec

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from service.config import Settings
-from service.db.migrate import upgrade
-from service.main import create_app
-from service.server import ServerThread, free_port
-from service.storage import Storage
+from parzen.service.config import Settings
+from parzen.service.db.migrate import upgrade
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread, free_port
+from parzen.service.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.service.api.outage_workers import Fleet, quick_retries
 from tests.service.api.test_outages import LEASE, check_every_trial_finished_first_time

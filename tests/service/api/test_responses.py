@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.config import Settings
-from service.main import create_app
+from parzen.service.config import Settings
+from parzen.service.main import create_app
 
 EVERY = {"400", "401", "403", "413", "422", "429", "503"}
 # Routes that look nothing up by their path, or answer 403 for a missing worker id (so that

@@ -12,11 +12,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.artifacts import ArtifactStore, LocalArtifactStore
-from service.artifacts.s3 import S3ArtifactStore
-from service.config import Settings
-from service.main import create_app
-from service.storage import Storage
+from parzen.service.artifacts import ArtifactStore, LocalArtifactStore
+from parzen.service.artifacts.s3 import S3ArtifactStore
+from parzen.service.config import Settings
+from parzen.service.main import create_app
+from parzen.service.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.s3server import moto_s3, new_bucket, object_keys, pending_uploads
 from tests.service.api.test_studies import study_body

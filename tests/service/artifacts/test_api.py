@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from service.main import create_app
-from service.server import ServerThread
-from service.storage import Storage
+from parzen.service.main import create_app
+from parzen.service.server import ServerThread
+from parzen.service.storage import Storage
+from parzen.worker.client import ParzenClient, ParzenError
 from tests.conftest import ADMIN_TOKEN
 from tests.service.api.test_studies import study_body
 from tests.service.artifacts.conftest import AppClient, Where, leased
 from tests.service.writes import api_upload
-from worker.client import ParzenClient, ParzenError
 
 MiB = 2**20
 
@@ -142,8 +142,8 @@ def test_object_store_down_is_503_with_retry_after(where: Where, app_client: App
     (the worker's client retries those), never a 500; nothing is recorded."""
     if where.kind == "local":
         pytest.skip("only an object store can be down")
-    from service.artifacts.s3 import S3ArtifactStore
-    from service.server import free_port
+    from parzen.service.artifacts.s3 import S3ArtifactStore
+    from parzen.service.server import free_port
 
     assert where.settings.artifact_url
     down = S3ArtifactStore(
@@ -159,7 +159,7 @@ def test_object_store_down_is_503_with_retry_after(where: Where, app_client: App
 def test_an_artifact_url_that_is_not_s3_is_refused_with_the_form_it_needs() -> None:
     from pydantic import ValidationError
 
-    from service.config import Settings
+    from parzen.service.config import Settings
 
     for url in ("https://bucket/prefix", "s3://", "s3:///prefix"):
         with pytest.raises(ValidationError, match="s3://bucket/prefix"):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from service.algorithms import RandomSampler
-from service.space import parse_space
-from service.storage import FinishedTrial, Storage
+from parzen.service.algorithms import RandomSampler
+from parzen.service.space import parse_space
+from parzen.service.storage import FinishedTrial, Storage
+from parzen.worker.client import ParzenClient
 from tests.service.factories import MIXED_SPACE, quadratic, study_spec
-from worker.client import ParzenClient
 
 STUDY = "demo"
 EPOCHS = 5

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from service.dashboard.downsample import evenly_spaced, minmax_decimate, records
-from service.dashboard.importance import forest_importance
-from service.dashboard.params import ParamView
-from service.storage.dashboard import TrialVals
+from parzen.service.dashboard.downsample import evenly_spaced, minmax_decimate, records
+from parzen.service.dashboard.importance import forest_importance
+from parzen.service.dashboard.params import ParamView
+from parzen.service.storage.dashboard import TrialVals
 from tests.service.factories import MIXED_SPACE
 
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from service.config import Settings
-from service.main import create_app
-from service.storage import Storage
+from parzen.service.config import Settings
+from parzen.service.main import create_app
+from parzen.service.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 
 HOST = "parzen.example:8000"

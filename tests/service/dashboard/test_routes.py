@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from service.config import Settings
-from service.main import create_app
-from service.storage import Storage
+from parzen.service.config import Settings
+from parzen.service.main import create_app
+from parzen.service.storage import Storage
 from tests.conftest import ADMIN_TOKEN
 from tests.service.dashboard.fill import import_trials
 from tests.service.writes import api_report, api_tell

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from service.config import Settings
-from service.dashboard import PLOTLY_JS
-from service.main import create_app
-from service.storage import Storage
+from parzen.service.config import Settings
+from parzen.service.dashboard import PLOTLY_JS
+from parzen.service.main import create_app
+from parzen.service.storage import Storage
 
 STATIC = Path(__file__).parents[3] / "service" / "dashboard" / "static"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.proposals import SamplerPool
-from service.storage import NotFoundError, Storage, TrialRecord
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import NotFoundError, Storage, TrialRecord
 from tests.service.dashboard.fill import import_trials
 from tests.service.factories import study_spec
 from tests.service.writes import store_report, store_tell
@@ -133,7 +133,7 @@ def test_last_activity_moves_with_trials_not_with_polls(
     worker polling a study at max_parallel) moves `updated_at`, not the last activity."""
     from dataclasses import replace
 
-    from service.dashboard.views import last_activity
+    from parzen.service.dashboard.views import last_activity
 
     storage.create_study(spec=replace(study_spec(max_parallel=1), name="study"))
     trial = _run(storage, pool, value=None)

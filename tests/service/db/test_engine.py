@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.pool import QueuePool
 
-from service.config import Settings
-from service.main import create_app
+from parzen.service.config import Settings
+from parzen.service.main import create_app
 from tests.conftest import POSTGRES_URL
 
 

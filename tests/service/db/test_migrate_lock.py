@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
-from cli.main import app
-from service.config import Settings
-from service.db.migrate import head_revision, upgrade
-from service.server import SchemaNotReady, ensure_schema, free_port
+from parzen.cli.main import app
+from parzen.service.config import Settings
+from parzen.service.db.migrate import head_revision, upgrade
+from parzen.service.server import SchemaNotReady, ensure_schema, free_port
 from tests.conftest import own_postgres_database
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,7 +35,7 @@ def empty_postgres() -> Iterator[str]:
 def _start(args: list[str], log: Path, **env: str) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "cli.main", *args],
+            [sys.executable, "-m", "parzen.cli.main", *args],
             cwd=ROOT,
             env=os.environ | {"PARZEN_AUTH": "false", "PARZEN_HOST": "127.0.0.1", **env},
             stdout=out,

@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from service.db.engine import make_engine
-from service.db.models import Base
+from parzen.service.db.engine import make_engine
+from parzen.service.db.models import Base
 
 
 def test_migrated_database_matches_the_models(database_url: str) -> None:

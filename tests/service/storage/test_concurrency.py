@@ -7,8 +7,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from service.proposals import SamplerPool
-from service.storage import Storage, StorageUnavailable
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import Storage, StorageUnavailable
 from tests.service.factories import quadratic, study_spec
 from tests.service.writes import store_tell
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from service.proposals import SamplerPool
-from service.storage import Storage
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import Storage
 from tests.service.factories import study_spec
 from tests.service.writes import store_report, store_tell
 

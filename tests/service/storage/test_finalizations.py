@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.proposals import SamplerPool
-from service.storage import ConflictError, Storage, TestBudgetError
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import ConflictError, Storage, TestBudgetError
 from tests.service.factories import quadratic, study_spec
 from tests.service.writes import store_tell
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from service.db.base import utcnow
-from service.db.models import Trial
-from service.proposals import SamplerPool
-from service.storage import ConflictError, ForbiddenError, Storage, TrialRecord
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Trial
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import ConflictError, ForbiddenError, Storage, TrialRecord
 from tests.service.factories import study_spec
 from tests.service.writes import store_release, store_report, store_tell
 

@@ -3,11 +3,11 @@ further, and among themselves by their value at the last epoch they reached."""
 
 from __future__ import annotations
 
-from service.algorithms.pruners.ranking import ranked_loss
-from service.proposals import SamplerPool
-from service.storage import Storage
-from service.storage.convert import study_record
-from service.storage.proposing import unseen_changes
+from parzen.service.algorithms.pruners.ranking import ranked_loss
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import Storage
+from parzen.service.storage.convert import study_record
+from parzen.service.storage.proposing import unseen_changes
 from tests.service.factories import study_spec
 from tests.service.writes import store_report, store_tell
 
@@ -42,7 +42,7 @@ def test_pruned_trials_rank_by_epoch_reached_then_value(storage: Storage) -> Non
         told = accuracy if state == "complete" else min(accuracy + 0.3, 1.0)
         store_tell(storage, trial, state=state, value=told)
     with storage.session() as session:
-        from service.db.models import Study
+        from parzen.service.db.models import Study
 
         study = study_record(session.get_one(Study, 1))
         observations = unseen_changes(session, study, 0)

@@ -9,10 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service.algorithms.pruners import HalvingPruner
-from service.db.models import RungEntry
-from service.proposals import SamplerPool
-from service.storage import Storage, StorageUnavailable, TrialRecord
+from parzen.service.algorithms.pruners import HalvingPruner
+from parzen.service.db.models import RungEntry
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import Storage, StorageUnavailable, TrialRecord
 from tests.service.factories import study_spec
 from tests.service.writes import store_report, store_tell
 

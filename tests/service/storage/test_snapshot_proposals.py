@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from service.algorithms.base import Observation
-from service.proposals import SamplerPool
-from service.storage import AskResult, Storage, StudyRecord
+from parzen.service.algorithms.base import Observation
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import AskResult, Storage, StudyRecord
 from tests.service.factories import study_spec
 from tests.service.writes import store_report
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from service.storage import Storage
+from parzen.service.storage import Storage
 
 
 def _start_replicas_at_once(storage: Storage, token: str, count: int) -> list[Any]:

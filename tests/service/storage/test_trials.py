@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from service.proposals import SamplerPool
-from service.storage import ConflictError, NotFoundError, Storage
-from service.storage.records import LeaseExpiry
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import ConflictError, NotFoundError, Storage
+from parzen.service.storage.records import LeaseExpiry
 from tests.service.factories import quadratic, study_spec
 from tests.service.writes import store_release, store_report, store_tell
 
@@ -241,9 +241,9 @@ def test_stale_attempt_cannot_prune_a_re_leased_trial(storage: Storage, pool: Sa
 
 
 def test_added_trials_join_the_history(storage: Storage, pool: SamplerPool) -> None:
-    from service.algorithms import RandomSampler
-    from service.space import parse_space
-    from service.storage import FinishedTrial
+    from parzen.service.algorithms import RandomSampler
+    from parzen.service.space import parse_space
+    from parzen.service.storage import FinishedTrial
 
     spec = study_spec(max_trials=30, max_parallel=1)
     storage.create_study(spec=spec)
@@ -293,9 +293,9 @@ def test_median_pruner_stops_a_trial_behind_the_finished_ones(
 def test_a_budget_spent_by_imported_trials_completes_the_study(storage: Storage) -> None:
     """An imported study at max_trials/max_trials with nothing pending must not stay
     "running": no worker's ask would ever mark it complete."""
-    from service.algorithms import RandomSampler
-    from service.space import parse_space
-    from service.storage import FinishedTrial
+    from parzen.service.algorithms import RandomSampler
+    from parzen.service.space import parse_space
+    from parzen.service.storage import FinishedTrial
 
     spec = study_spec(max_trials=4, max_parallel=1)
     storage.create_study(spec=spec)

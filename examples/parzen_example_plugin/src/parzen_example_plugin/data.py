@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 from sklearn.datasets import load_digits
 
-from worker.datasets import ArrayDataset, Arrays, DatasetInfo
+from parzen.worker.datasets import ArrayDataset, Arrays, DatasetInfo
 
 
 class DigitsTwoView(ArrayDataset):

@@ -7,9 +7,9 @@ from typing import Any
 
 import keras
 
-from worker.builders import compile_for_task, model_inputs
-from worker.builders.params import choice_param, float_param, int_param
-from worker.datasets import DatasetInfo
+from parzen.worker.builders import compile_for_task, model_inputs
+from parzen.worker.builders.params import choice_param, float_param, int_param
+from parzen.worker.datasets import DatasetInfo
 
 HEADS = {"digit": 10, "parity": 2}
 

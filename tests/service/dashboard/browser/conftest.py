@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from service.server import ServerThread
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
 from tests.conftest import ADMIN_TOKEN
-from worker.client import ParzenClient
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

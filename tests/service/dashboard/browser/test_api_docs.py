@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.server import ServerThread
+from parzen.service.server import ServerThread
 from tests.service.dashboard.browser.conftest import SCREENSHOTS, Console, screenshot
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.server import ServerThread
-from service.storage import Storage
+from parzen.service.server import ServerThread
+from parzen.service.storage import Storage
 from tests.service.dashboard.browser.conftest import Console, screenshot, sign_in
 from tests.service.dashboard.fill import import_trials
 

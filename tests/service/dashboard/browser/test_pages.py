@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.server import ServerThread
-from service.storage import Storage
+from parzen.service.server import ServerThread
+from parzen.service.storage import Storage
+from parzen.worker.client import ParzenClient
 from tests.service.dashboard.browser.conftest import Console, screenshot, sign_in
 from tests.service.dashboard.fill import STUDY, fill_demo, import_trials, run_trial
-from worker.client import ParzenClient
 
 STUDY_PLOTS = ("history", "importance", "parallel", "slices", "curves", "timeline")
 

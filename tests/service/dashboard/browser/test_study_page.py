@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from service.server import ServerThread
+from parzen.service.server import ServerThread
+from parzen.worker.client import ParzenClient
 from tests.service.dashboard.browser.conftest import Console, screenshot, sign_in
 from tests.service.dashboard.fill import STUDY, fill_demo
-from worker.client import ParzenClient
 
 
 def _drawn(page: Any, *plots: str) -> None:
