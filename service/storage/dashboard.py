@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
 from parzen.service.storage.base import StorageCore, study_id_by_name
 from parzen.service.storage.errors import NotFoundError
+from parzen.service.storage.reads import page_of_trials
 from parzen.service.storage.records import FINISHED_STATES, TrialRecord, TrialState
-from parzen.service.storage.trials import page_of_trials
 
 TableOrder = Literal["number", "state", "value", "last_step", "started_at", "finished_at"]
 TABLE_ORDERS: tuple[TableOrder, ...] = (

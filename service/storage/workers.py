@@ -8,11 +8,11 @@ from sqlalchemy import select, update
 
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Study, Trial, Worker
+from parzen.service.storage.attempts import release_attempt
 from parzen.service.storage.base import StorageCore, lock_study
 from parzen.service.storage.convert import worker_record
 from parzen.service.storage.errors import NotFoundError
 from parzen.service.storage.records import WorkerRecord
-from parzen.service.storage.trials import release_attempt
 
 
 class WorkerStore(StorageCore):

@@ -1,0 +1,266 @@
+"""Ask: lease a queued trial or create one from a proposal (see proposing.py).
+
+Every change to a study's trials starts with `lock_study`, and every trial transition is a
+guarded UPDATE (`WHERE state = ...`), so no trial is leased twice whatever the
+interleaving of server processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Finalization, Study, Trial, Worker
+from parzen.service.storage.attempts import expire_study_leases
+from parzen.service.storage.base import StorageCore, lease_until, lock_study_named
+from parzen.service.storage.convert import study_record, trial_record
+from parzen.service.storage.leases import start_attempt
+from parzen.service.storage.proposing import (
+    ASK_ROUNDS,
+    HistoryMoved,
+    Proposal,
+    Proposer,
+    propose_at,
+    propose_from_snapshot,
+)
+from parzen.service.storage.records import AskResult, AskStatus, LeaseExpiry
+from parzen.service.storage.results import mark_complete
+from parzen.service.storage.rungs import epochs_trained
+
+
+class AskStore(StorageCore):
+    def ask(
+        self,
+        *,
+        study_name: str,
+        worker_id: str | None,
+        proposer: Proposer,
+        token_id: int | None = None,
+    ) -> AskResult:
+        """Lease a queued trial, or create one; its proposal is made from a snapshot, without
+        the study's lock (see storage/proposing.py), and under the lock only as a last resort.
+
+        The whole ask holds the study's sampler (`holding`), so that asks of one process
+        take turns and each one's snapshot already has the trial the previous one inserted;
+        the order is always sampler, then database lock."""
+        with self.session() as session:
+            study_id = session.scalar(select(Study.id).where(Study.name == study_name))
+        if study_id is None:  # the locked round says what is missing
+            return self._ask_once(study_name, worker_id, proposer, token_id, None, last=True)
+        with proposer.holding(study_id):
+            for round_ in range(1, ASK_ROUNDS + 1):
+                last = round_ == ASK_ROUNDS or self.proposal_times.quick(study_id)
+                proposal = None if last else self._snapshot_proposal(study_name, proposer)
+                try:
+                    return self._ask_once(
+                        study_name, worker_id, proposer, token_id, proposal, last=last
+                    )
+                except HistoryMoved:
+                    continue
+        raise AssertionError("the last round proposes under the lock")  # pragma: no cover
+
+    def _snapshot_proposal(self, study_name: str, proposer: Proposer) -> Proposal | None:
+        """A proposal for the study's next trial if ask would create one now, else None."""
+        with self.session() as session:
+            study = session.scalar(select(Study).where(Study.name == study_name))
+            if study is None:
+                return None  # the locked round says what is missing
+            counts = _pending_counts(session, study.id)
+            if counts.get("queued") or _refusal(session, study, counts, utcnow()) is not None:
+                return None
+        with self.proposal_times.timing(study.id):
+            return propose_from_snapshot(self.session, study, proposer)
+
+    def _ask_once(
+        self,
+        study_name: str,
+        worker_id: str | None,
+        proposer: Proposer,
+        token_id: int | None,
+        proposal: Proposal | None,
+        *,
+        last: bool,
+    ) -> AskResult:
+        now = utcnow()
+        study_id = None
+        under_lock = False
+        try:
+            with self.session() as session:
+                study = lock_study_named(session, study_name)
+                study_id, stamp = study.id, study.change_seq
+                # A deaf process expires nothing: see storage/sweeps.py.
+                expired = (
+                    LeaseExpiry()
+                    if self.hearing.deaf
+                    else expire_study_leases(session, study, stamp, now)
+                )
+                current = proposal is not None and not expired.total and proposal.stamp == stamp - 1
+
+                def propose() -> tuple[dict[str, Any], dict[str, Any]]:
+                    nonlocal under_lock
+                    if current and proposal is not None:
+                        return proposal.vals, proposal.params
+                    if not last:
+                        raise HistoryMoved
+                    under_lock = True
+                    # The new trial carries this stamp, so the sampler must read it next time.
+                    with self.proposal_times.timing(study.id):
+                        return propose_at(session, study, stamp - 1, proposer)
+
+                result = _ask_locked(session, study, stamp, now, worker_id, propose, token_id)
+                return replace(result, expired=expired)
+        except BaseException:
+            # A sampler that proposed under the lock may have seen changes of a transaction
+            # that did not commit; one fed from a snapshot saw only committed ones.
+            if under_lock and study_id is not None:
+                proposer.forget(study_id)
+            raise
+
+
+def _ask_locked(
+    session: Session,
+    study: Study,
+    stamp: int,
+    now: datetime,
+    worker_id: str | None,
+    propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
+    token_id: int | None,
+) -> AskResult:
+    counts = _pending_counts(session, study.id)
+    refusal = _refusal(session, study, counts, now)
+    if refusal is not None:
+        if refusal.status == "done":
+            mark_complete(session, study.id, now)
+        return refusal
+    queued = _lease_queued(session, study, now, worker_id) if counts.get("queued") else None
+    trial = queued or _create_trial(session, study, stamp, now, worker_id, propose)
+    lease_token = start_attempt(session, trial, worker_id, token_id)
+    if worker_id is not None:
+        session.execute(
+            update(Worker)
+            .where(Worker.id == worker_id)
+            .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
+        )
+    record = trial_record(trial, study_name=study.name, objective=study.objective)
+    return AskResult("ok", replace(record, lease_token=lease_token), study=study_record(study))
+
+
+def _pending_counts(session: Session, study_id: int) -> dict[str, int]:
+    return dict(
+        session.execute(
+            select(Trial.state, func.count())
+            .where(Trial.study_id == study_id, Trial.state.in_(("running", "queued")))
+            .group_by(Trial.state)
+        ).all()
+    )
+
+
+def _refusal(
+    session: Session, study: Study, counts: dict[str, int], now: datetime
+) -> AskResult | None:
+    """Why ask hands out nothing now (None: it leases or creates a trial); "done" means the
+    caller marks the study complete."""
+    pending = counts.get("running", 0) + counts.get("queued", 0)
+    if study.state == "paused" or study.state == "stopped":
+        status: AskStatus = "paused" if study.state == "paused" else "stopped"
+        return AskResult(status, reason=f"study {study.name!r} is {study.state}")
+    finalizing = session.scalar(
+        select(Finalization.id).where(
+            Finalization.study_id == study.id, Finalization.state.in_(("queued", "running"))
+        )
+    )
+    if finalizing is not None:
+        return AskResult("wait", reason=f"study {study.name!r} is being finalized")
+    finished_reason = _finished_reason(session, study, now)
+    if finished_reason or (study.trial_counter >= study.max_trials and not counts.get("queued")):
+        reason = finished_reason or f"all {study.max_trials} trials have been handed out"
+        if pending:
+            return AskResult("wait", reason=f"{reason}; {pending} trial(s) still pending")
+        return AskResult("done", reason=reason)
+    if counts.get("running", 0) >= study.max_parallel:
+        return AskResult("wait", reason=f"max_parallel={study.max_parallel} trials are running")
+    return None
+
+
+def _finished_reason(session: Session, study: Study, now: datetime) -> str:
+    if study.state == "complete":
+        return f"study {study.name!r} is complete"
+    elapsed = (now - study.created_at).total_seconds()
+    if study.timeout_seconds is not None and elapsed >= study.timeout_seconds:
+        return f"timeout of {study.timeout_seconds:g} s reached"
+    if study.target_value is not None:
+        best = session.scalar(
+            select(
+                func.min(Trial.value) if study.direction == "minimize" else func.max(Trial.value)
+            ).where(Trial.study_id == study.id, Trial.state == "complete")
+        )
+        reached = best is not None and (
+            best <= study.target_value
+            if study.direction == "minimize"
+            else best >= study.target_value
+        )
+        if reached:
+            return f"target value {study.target_value:g} reached ({best:g})"
+    if study.max_epochs_total is not None:
+        spent = epochs_trained(session, study.id)
+        if spent >= study.max_epochs_total:
+            return f"epoch budget of {study.max_epochs_total} spent ({spent} epochs trained)"
+    return ""
+
+
+def _lease_queued(
+    session: Session, study: Study, now: datetime, worker_id: str | None
+) -> Trial | None:
+    trial = session.scalar(
+        select(Trial)
+        .where(Trial.study_id == study.id, Trial.state == "queued")
+        .order_by(Trial.number)
+        .limit(1)
+    )
+    if trial is None:
+        return None
+    trial.state = "running"
+    trial.attempt += 1
+    trial.worker_id = worker_id
+    trial.started_at = now
+    trial.lease_expires_at = lease_until(now, study.lease_seconds)
+    trial.last_step = None
+    trial.last_intermediate = None
+    session.flush()
+    return trial
+
+
+def _create_trial(
+    session: Session,
+    study: Study,
+    stamp: int,
+    now: datetime,
+    worker_id: str | None,
+    propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
+) -> Trial:
+    number = study.trial_counter + 1
+    vals, params = propose()
+    study.trial_counter = number
+    trial = Trial(
+        study_id=study.id,
+        number=number,
+        state="running",
+        vals=vals,
+        params=params,
+        metrics={},
+        attempt=1,
+        worker_id=worker_id,
+        lease_expires_at=lease_until(now, study.lease_seconds),
+        change_seq=stamp,
+        created_at=now,
+        started_at=now,
+    )
+    session.add(trial)
+    session.flush()
+    return trial

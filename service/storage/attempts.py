@@ -1,0 +1,143 @@
+"""Attempts: handing a trial back, lease expiry, ending an attempt, freeing its worker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Study, Trial, TrialAttempt, Worker
+from parzen.service.storage.base import StorageCore, lock_study
+from parzen.service.storage.errors import NotFoundError
+from parzen.service.storage.leases import holding, not_current
+from parzen.service.storage.reads import told
+from parzen.service.storage.records import LeaseExpiry, TrialRecord
+
+
+class AttemptStore(StorageCore):
+    def release(
+        self,
+        *,
+        trial_id: int,
+        lease_token: str,
+        attempt: int | None = None,
+        token_id: int | None = None,
+    ) -> TrialRecord:
+        """A worker hands its trial back (shutdown): it is queued again with the same params,
+        and the attempt does not count against max_attempts."""
+        now = utcnow()
+        with self.session() as session:
+            study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
+            if study_id is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            stamp = lock_study(session, study_id)
+            held = holding(
+                session,
+                trial_id=trial_id,
+                lease_token=lease_token,
+                token_id=token_id,
+                attempt=attempt,
+            )
+            if held.outcome not in ("running", "released"):
+                trial = session.get_one(Trial, trial_id, populate_existing=True)
+                raise not_current(held, trial.state, trial.attempt)
+            release_attempt(session, trial_id, held.attempt, stamp, now)
+            return told(session, trial_id)  # read before the commit, as in tell
+
+    def expire_leases(self) -> LeaseExpiry:
+        """Requeue (or fail, past max_attempts) running trials whose lease has run out;
+        nothing while this process is deaf (see storage/sweeps.py)."""
+        if self.hearing.deaf:
+            return LeaseExpiry()
+        now = utcnow()
+        with self.session() as session:
+            study_ids = session.scalars(
+                select(Trial.study_id)
+                .where(Trial.state == "running", Trial.lease_expires_at < now)
+                .distinct()
+            ).all()
+        expired = LeaseExpiry()
+        for study_id in study_ids:
+            with self.session() as session:
+                stamp = lock_study(session, study_id)
+                study = session.get_one(Study, study_id, populate_existing=True)
+                expired += expire_study_leases(session, study, stamp, now)
+        return expired
+
+
+def expire_study_leases(session: Session, study: Study, stamp: int, now: datetime) -> LeaseExpiry:
+    expired = session.execute(
+        select(Trial.id, Trial.attempt, Trial.expirations).where(
+            Trial.study_id == study.id, Trial.state == "running", Trial.lease_expires_at < now
+        )
+    ).all()
+    failed = 0
+    for trial_id, attempt, expirations in expired:
+        exhausted = expirations + 1 >= study.max_attempts
+        error = f"lease expired {expirations + 1} time(s): worker lost" if exhausted else None
+        session.execute(
+            update(Trial)
+            .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == attempt)
+            .values(
+                state="failed" if exhausted else "queued",
+                expirations=Trial.expirations + 1,
+                error=error,
+                worker_id=None,
+                lease_expires_at=None,
+                finished_at=now if exhausted else None,
+                change_seq=stamp,
+            )
+        )
+        end_attempt(session, trial_id, attempt, "expired", now, "lease expired")
+        _free_worker(session, trial_id, "lost")
+        failed += int(exhausted)
+    return LeaseExpiry(requeued=len(expired) - failed, failed=failed)
+
+
+def release_attempt(
+    session: Session, trial_id: int, attempt: int, stamp: int, now: datetime
+) -> bool:
+    """Queue a running attempt's trial again, its attempt not counted against max_attempts
+    (a release, or a worker's goodbye). The caller holds the study's lock; False when that
+    attempt is no longer running (already released, told, expired): nothing changes."""
+    released = session.execute(
+        update(Trial)
+        .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == attempt)
+        .values(state="queued", worker_id=None, lease_expires_at=None, change_seq=stamp)
+        .returning(Trial.id)
+    ).one_or_none()
+    if released is None:
+        return False
+    end_attempt(session, trial_id, attempt, "released", now, None)
+    _free_worker(session, trial_id, "idle")
+    return True
+
+
+def _free_worker(session: Session, trial_id: int, state: str) -> None:
+    session.execute(
+        update(Worker)
+        .where(Worker.current_trial_id == trial_id)
+        .values(current_trial_id=None, state=state)
+    )
+
+
+def end_attempt(
+    session: Session, trial_id: int, attempt: int, outcome: str, now: datetime, error: str | None
+) -> None:
+    session.execute(
+        update(TrialAttempt)
+        .where(TrialAttempt.trial_id == trial_id, TrialAttempt.attempt == attempt)
+        .values(outcome=outcome, ended_at=now, error=error)
+    )
+
+
+def count_for_worker(session: Session, worker_id: str, trial_id: int, *, failed: bool) -> None:
+    counter = Worker.trials_failed if failed else Worker.trials_done
+    session.execute(
+        update(Worker)
+        .where(Worker.id == worker_id)
+        .values({counter: counter + 1, Worker.last_seen_at: utcnow()})
+    )
+    _free_worker(session, trial_id, "idle")

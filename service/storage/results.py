@@ -1,0 +1,321 @@
+"""Results: a step's report (and the pruning decision), the tell, imported trials.
+
+A repeated tell is harmless: the first full result wins (see leases.py for late ones).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from parzen.service.algorithms.pruners import make_pruner
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
+from parzen.service.storage.attempts import count_for_worker, end_attempt
+from parzen.service.storage.base import StorageCore, lease_until, lock_study, study_id_by_name
+from parzen.service.storage.errors import ConflictError, NotFoundError
+from parzen.service.storage.leases import (
+    FINISHED,
+    LateComplete,
+    complete_late,
+    holding,
+    may_complete_late,
+    not_current,
+    see_worker,
+)
+from parzen.service.storage.reads import detailed, finite, finite_json, told
+from parzen.service.storage.records import FinishedTrial, ReportResult, TrialRecord
+from parzen.service.storage.rungs import RungReport, pruning_reason
+
+TellState = Literal["complete", "pruned", "failed"]
+
+
+class ResultStore(StorageCore):
+    def report(
+        self,
+        *,
+        trial_id: int,
+        lease_token: str,
+        attempt: int | None = None,
+        step: int | None,
+        values: dict[str, float | None],
+        token_id: int | None = None,
+    ) -> ReportResult:
+        """Store one step's metrics of the attempt this lease token names and renew its lease;
+        `step=None` is a heartbeat."""
+        now = utcnow()
+        with self.session() as session:
+            row = session.execute(
+                select(
+                    Trial.state,
+                    Trial.attempt,
+                    Study.metric,
+                    Study.lease_seconds,
+                    Study.id,
+                    Study.pruner,
+                    Study.direction,
+                    Study.name,
+                    Trial.number,
+                )
+                .join(Study)
+                .where(Trial.id == trial_id)
+            ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            state, current, metric, lease_seconds, study_id, pruner, direction, name, number = row
+            held = holding(
+                session,
+                trial_id=trial_id,
+                lease_token=lease_token,
+                token_id=token_id,
+                attempt=attempt,
+            )
+            see_worker(session, held.worker_id, now)
+            if state != "running" or held.attempt != current:
+                return _stale_report(held, state, current)
+            values = finite_json(values)
+            changes: dict[str, Any] = {"lease_expires_at": lease_until(now, lease_seconds)}
+            value = finite(values.get(metric)) if values else None
+            if step is not None:
+                changes |= {"last_step": step, "last_intermediate": value}
+            updated = session.execute(
+                update(Trial)
+                .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == current)
+                .values(**changes)
+                .returning(Trial.id)
+            ).scalar_one_or_none()
+            if not updated:  # expired or finished meanwhile: answer as for a stale attempt
+                session.refresh(held)
+                now_state, now_current = session.execute(
+                    select(Trial.state, Trial.attempt).where(Trial.id == trial_id)
+                ).one()
+                return _stale_report(held, now_state, now_current)
+            if step is not None:
+                self._upsert_intermediate(session, trial_id, current, step, value, values)
+            if step is None or value is None:
+                return ReportResult(False)
+            report = RungReport(
+                study_id=study_id,
+                study_name=name,
+                trial_id=trial_id,
+                number=number,
+                attempt=current,
+                step=step,
+                value=value,
+                metric=metric,
+                maximize=direction == "maximize",
+            )
+            reason = pruning_reason(session, make_pruner(pruner), report, postgres=self.is_postgres)
+            if reason is None:
+                return ReportResult(False)
+            session.execute(update(Trial).where(Trial.id == trial_id).values(pruned_reason=reason))
+        return ReportResult(True, reason)
+
+    def tell(
+        self,
+        *,
+        trial_id: int,
+        lease_token: str,
+        state: TellState,
+        value: float | None = None,
+        metrics: dict[str, Any] | None = None,
+        error: str | None = None,
+        attempt: int | None = None,
+        token_id: int | None = None,
+    ) -> TrialRecord:
+        """Finish the attempt this lease token names. The first full result wins; an expired
+        attempt's complete is kept as its own (see leases.py), anything else from an attempt
+        that is no longer current is refused."""
+        state, value, error = _sanitize_tell(state, value, error)
+        now = utcnow()
+        with self.session() as session:
+            study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
+            if study_id is None:
+                raise NotFoundError(f"trial {trial_id} does not exist")
+            stamp = lock_study(session, study_id)
+            held = holding(
+                session,
+                trial_id=trial_id,
+                lease_token=lease_token,
+                token_id=token_id,
+                attempt=attempt,
+            )
+            trial = session.get_one(Trial, trial_id, populate_existing=True)
+            if held.outcome in FINISHED:
+                return _repeated_tell(session, trial_id, state, value)
+            if held.outcome == "running":
+                self._finish(session, trial, state, value, metrics, error, stamp, now)
+            elif (
+                state == "complete"
+                and value is not None
+                and may_complete_late(session, trial, held)
+            ):
+                late = LateComplete(value, finite_json(metrics or {}), stamp, now)
+                complete_late(session, trial, held, late)
+            else:
+                raise not_current(held, trial.state, trial.attempt)
+            _complete_if_spent(session, study_id, now)
+            # The answer is read in the transaction that applied the tell: once it commits,
+            # nothing is left to fail, so an error answer always means nothing was applied.
+            return told(session, trial_id)
+
+    def _finish(
+        self,
+        session: Session,
+        trial: Trial,
+        state: TellState,
+        value: float | None,
+        metrics: dict[str, Any] | None,
+        error: str | None,
+        stamp: int,
+        now: datetime,
+    ) -> None:
+        """The current attempt's own result (the caller holds the study's lock)."""
+        if state == "pruned" and value is None:
+            value = trial.last_intermediate
+        session.execute(
+            update(Trial)
+            .where(Trial.id == trial.id, Trial.state == "running", Trial.attempt == trial.attempt)
+            .values(
+                state=state,
+                value=value,
+                metrics=finite_json(metrics or {}),
+                error=error,
+                finished_at=now,
+                lease_expires_at=None,
+                change_seq=stamp,
+            )
+        )
+        end_attempt(session, trial.id, trial.attempt, state, now, error)
+        if trial.worker_id is not None:
+            count_for_worker(session, trial.worker_id, trial.id, failed=state == "failed")
+
+    def add_trials(self, *, study_name: str, trials: Sequence[FinishedTrial]) -> list[int]:
+        """Append finished trials to a study's history; they count toward max_trials.
+
+        Values are checked like told ones (a non-finite value fails the trial)."""
+        now = utcnow()
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            stamp = lock_study(session, study_id)
+            study = session.get_one(Study, study_id, populate_existing=True)
+            first = study.trial_counter + 1
+            rows = []
+            for number, finished in enumerate(trials, start=first):
+                state, value, error = _sanitize_tell(finished.state, finished.value, None)
+                rows.append(
+                    {
+                        "study_id": study_id,
+                        "number": number,
+                        "state": state,
+                        "vals": finished.vals,
+                        "params": finished.params,
+                        "value": value,
+                        "metrics": finite_json(finished.metrics),
+                        "error": error,
+                        "attempt": 0,
+                        "expirations": 0,
+                        "change_seq": stamp,
+                        "created_at": now,
+                        "finished_at": now,
+                    }
+                )
+            if rows:
+                session.execute(insert(Trial), rows)
+            study.trial_counter = first + len(rows) - 1
+            session.flush()
+            # Imported trials spend the budget like asked ones: with nothing pending, a
+            # spent study is complete (no worker's ask would ever say so).
+            _complete_if_spent(session, study_id, now)
+        return list(range(first, first + len(rows)))
+
+    def _upsert_intermediate(
+        self,
+        session: Session,
+        trial_id: int,
+        attempt: int,
+        step: int,
+        value: float | None,
+        values: dict[str, Any],
+    ) -> None:
+        insert = pg_insert if self.is_postgres else sqlite_insert
+        stmt = insert(IntermediateValue).values(
+            trial_id=trial_id,
+            attempt=attempt,
+            step=step,
+            value=value,
+            values=values,
+            created_at=utcnow(),
+        )
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["trial_id", "attempt", "step"],
+                set_={"value": stmt.excluded.value, "values": stmt.excluded["values"]},
+            )
+        )
+
+
+def _stale_report(held: TrialAttempt, state: str, current: int) -> ReportResult:
+    """A report from an attempt that does not run the trial: stop if it was superseded, handed
+    back, or finished by its own tell; an attempt that lost its lease gets 409."""
+    if held.outcome == "superseded":
+        return ReportResult(True, held.error or "this attempt was superseded")
+    if held.outcome == "released":
+        return ReportResult(True, f"attempt {held.attempt} was handed back; stop")
+    if held.attempt == current and held.outcome in FINISHED:
+        return ReportResult(True, f"trial {held.trial_id} is {state} (attempt {current})")
+    raise not_current(held, state, current)
+
+
+def _complete_if_spent(session: Session, study_id: int, now: datetime) -> None:
+    study = session.get_one(Study, study_id, populate_existing=True)
+    if study.state != "running" or study.trial_counter < study.max_trials:
+        return
+    pending = session.scalar(
+        select(func.count(Trial.id)).where(
+            Trial.study_id == study_id, Trial.state.in_(("running", "queued"))
+        )
+    )
+    if not pending:
+        mark_complete(session, study_id, now)
+
+
+def mark_complete(session: Session, study_id: int, now: datetime) -> None:
+    session.execute(
+        update(Study)
+        .where(Study.id == study_id, Study.state == "running")
+        .values(state="complete", finished_at=now)
+    )
+
+
+def _sanitize_tell(
+    state: TellState, value: float | None, error: str | None
+) -> tuple[TellState, float | None, str | None]:
+    if value is not None and not math.isfinite(value):
+        if state == "complete":
+            return "failed", None, f"objective value is {value}: a trial needs a finite value"
+        return state, None, error
+    if state == "complete" and value is None:
+        return "failed", None, "told complete without a value"
+    return state, value, error
+
+
+def _repeated_tell(
+    session: Session, trial_id: int, state: TellState, value: float | None
+) -> TrialRecord:
+    row = session.get_one(Trial, trial_id)
+    same_value = row.value == value or (state != "complete" and value is None)
+    if row.state == state and same_value:
+        return detailed(session, row, False)
+    shown = f" with value {row.value:g}" if row.value is not None else ""
+    raise ConflictError(
+        f"trial {row.number} is already {row.state}{shown}; it cannot be told {state} again"
+        + (f" with value {value:g}" if value is not None else "")
+    )
