@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from parzen.cli.format import flatten, number
 from parzen.service.server import free_port
 from parzen.worker.client import ParzenClient
 
@@ -121,8 +122,8 @@ def _show_best(api: ParzenClient, name: str, url: str) -> None:
     table = Table(title=f"best of {name}: trial {best['number']}, val_accuracy {best['value']:.4f}")
     table.add_column("parameter")
     table.add_column("value")
-    for key, value in best["params"].items():
-        table.add_row(key, str(value))
+    for key, value in flatten(best["params"]).items():
+        table.add_row(key, number(value))
     console.print(table)
     console.print(f"trials: {counts}")
     console.print(f"API:       {url}/api/v1/studies/{name}   (docs: {url}/docs)")
