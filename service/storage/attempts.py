@@ -10,8 +10,7 @@ from sqlalchemy.orm import Session
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Study, Trial, TrialAttempt, Worker
 from parzen.service.storage.base import StorageCore, lock_study
-from parzen.service.storage.errors import NotFoundError
-from parzen.service.storage.leases import holding, not_current
+from parzen.service.storage.leases import holding_locked, not_current
 from parzen.service.storage.reads import told
 from parzen.service.storage.records import LeaseExpiry, TrialRecord
 
@@ -29,11 +28,7 @@ class AttemptStore(StorageCore):
         and the attempt does not count against max_attempts."""
         now = utcnow()
         with self.session() as session:
-            study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
-            if study_id is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
-            stamp = lock_study(session, study_id)
-            held = holding(
+            _, stamp, held = holding_locked(
                 session,
                 trial_id=trial_id,
                 lease_token=lease_token,

@@ -79,6 +79,26 @@ def holding(
     return held
 
 
+def holding_locked(
+    session: Session,
+    *,
+    trial_id: int,
+    lease_token: str,
+    token_id: int | None,
+    attempt: int | None,
+) -> tuple[int, int, TrialAttempt]:
+    """The trial's study id, its change stamp once locked, and the attempt this lease token
+    holds: how every write that ends or hands back an attempt begins."""
+    study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
+    if study_id is None:
+        raise NotFoundError(f"trial {trial_id} does not exist")
+    stamp = lock_study(session, study_id)
+    held = holding(
+        session, trial_id=trial_id, lease_token=lease_token, token_id=token_id, attempt=attempt
+    )
+    return study_id, stamp, held
+
+
 def not_current(held: TrialAttempt, state: str, current: int) -> ConflictError:
     """Why an attempt that lost its lease (or gave it back) cannot write any more."""
     if held.outcome == "superseded":

@@ -26,6 +26,7 @@ from parzen.service.storage.leases import (
     LateComplete,
     complete_late,
     holding,
+    holding_locked,
     may_complete_late,
     not_current,
     see_worker,
@@ -136,11 +137,7 @@ class ResultStore(StorageCore):
         state, value, error = _sanitize_tell(state, value, error)
         now = utcnow()
         with self.session() as session:
-            study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
-            if study_id is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
-            stamp = lock_study(session, study_id)
-            held = holding(
+            study_id, stamp, held = holding_locked(
                 session,
                 trial_id=trial_id,
                 lease_token=lease_token,
