@@ -17,7 +17,7 @@ from parzen.worker.client import Ask, ParzenClient, ParzenError, ServerUnavailab
 from parzen.worker.trial_session import NoTrialAvailable, TrialPruned, TrialSession
 
 Client = ParzenClient
-"""The Parzen service from Python; see `worker.client.ParzenClient`."""
+"""The Parzen service from Python; see `parzen.worker.client.ParzenClient`."""
 
 __all__ = [
     "Ask",
