@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
@@ -115,15 +115,7 @@ class DashboardStore(StorageCore):
         """The sampler's values of every complete trial (parameter plots and importance)."""
         with self.session() as session:
             study_id = study_id_by_name(session, study_name)
-            rows = session.execute(
-                select(Trial.number, Trial.value, Trial.vals)
-                .where(
-                    Trial.study_id == study_id,
-                    Trial.state == "complete",
-                    Trial.value.is_not(None),
-                )
-                .order_by(Trial.number)
-            ).all()
+            rows = session.execute(_complete_with_value(study_id, Trial.vals)).all()
         return [TrialVals(n, v, vals) for n, v, vals in rows]
 
     def table_trials(
@@ -288,15 +280,7 @@ class DashboardStore(StorageCore):
         (the compare page's histories by trial and by epochs)."""
         with self.session() as session:
             study_id = study_id_by_name(session, study_name)
-            rows = session.execute(
-                select(Trial.number, Trial.value, Trial.last_step)
-                .where(
-                    Trial.study_id == study_id,
-                    Trial.state == "complete",
-                    Trial.value.is_not(None),
-                )
-                .order_by(Trial.number)
-            ).all()
+            rows = session.execute(_complete_with_value(study_id, Trial.last_step)).all()
         return [(n, v, steps or 0) for n, v, steps in rows if v is not None]
 
     def study_worker_ids(self, *, study_name: str) -> set[str]:
@@ -321,3 +305,12 @@ def _study(session: Session, name: str) -> tuple[int, str, int]:
     if row is None:
         raise NotFoundError(f"study {name!r} does not exist")
     return row.id, row.direction, row.change_seq
+
+
+def _complete_with_value(study_id: int, column: Any) -> Select[Any]:
+    """Number, value and `column` of the study's complete trials that have a value, by number."""
+    return (
+        select(Trial.number, Trial.value, column)
+        .where(Trial.study_id == study_id, Trial.state == "complete", Trial.value.is_not(None))
+        .order_by(Trial.number)
+    )
