@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Finalization, Study, Trial, Worker
 from parzen.service.storage.attempts import expire_study_leases
-from parzen.service.storage.base import StorageCore, lease_until, lock_study_named
+from parzen.service.storage.base import StorageCore, lease_until
 from parzen.service.storage.convert import study_record, trial_record
 from parzen.service.storage.leases import start_attempt
+from parzen.service.storage.lookups import study_by_name, study_id_by_name
 from parzen.service.storage.proposing import (
     ASK_ROUNDS,
     HistoryMoved,
@@ -50,9 +51,7 @@ class AskStore(StorageCore):
         take turns and each one's snapshot already has the trial the previous one inserted;
         the order is always sampler, then database lock."""
         with self.session() as session:
-            study_id = session.scalar(select(Study.id).where(Study.name == study_name))
-        if study_id is None:  # the locked round says what is missing
-            return self._ask_once(study_name, worker_id, proposer, token_id, None, last=True)
+            study_id = study_id_by_name(session, study_name)
         with proposer.holding(study_id):
             for round_ in range(1, ASK_ROUNDS + 1):
                 last = round_ == ASK_ROUNDS or self.proposal_times.quick(study_id)
@@ -68,9 +67,7 @@ class AskStore(StorageCore):
     def _snapshot_proposal(self, study_name: str, proposer: Proposer) -> Proposal | None:
         """A proposal for the study's next trial if ask would create one now, else None."""
         with self.session() as session:
-            study = session.scalar(select(Study).where(Study.name == study_name))
-            if study is None:
-                return None  # the locked round says what is missing
+            study = study_by_name(session, study_name)
             counts = _pending_counts(session, study.id)
             if counts.get("queued") or _refusal(session, study, counts, utcnow()) is not None:
                 return None
@@ -92,7 +89,7 @@ class AskStore(StorageCore):
         under_lock = False
         try:
             with self.session() as session:
-                study = lock_study_named(session, study_name)
+                study = study_by_name(session, study_name, lock=True)
                 study_id, stamp = study.id, study.change_seq
                 # A deaf process expires nothing: see storage/sweeps.py.
                 expired = (

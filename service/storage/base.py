@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from sqlalchemy import ColumnElement, Engine, select, update
+from sqlalchemy import ColumnElement, Engine, update
 from sqlalchemy.exc import (
     DisconnectionError,
     IntegrityError,
@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from parzen.service.db.base import utcnow
 from parzen.service.db.engine import make_engine, make_session_factory
 from parzen.service.db.models import Study, Trial
-from parzen.service.storage.errors import ConflictError, NotFoundError, StorageUnavailable
+from parzen.service.storage.errors import ConflictError, StorageUnavailable
+from parzen.service.storage.lookups import no_study
 from parzen.service.storage.proposing import ProposalTimes
 
 # What the driver raises when the database cannot answer (down, restarting, unreachable, a
@@ -138,30 +139,8 @@ def lock_study(session: Session, study_id: int) -> int:
         .returning(Study.change_seq)
     ).scalar_one_or_none()
     if stamp is None:
-        raise NotFoundError(f"study {study_id} does not exist")
+        raise no_study(study_id)
     return stamp
-
-
-def lock_study_named(session: Session, name: str) -> Study:
-    """`lock_study` by name, returning the locked row: one round trip where ask needs three.
-    The row's `change_seq` is the new stamp."""
-    study = session.execute(
-        update(Study)
-        .where(Study.name == name)
-        .values(change_seq=Study.change_seq + 1, updated_at=utcnow())
-        .returning(Study),
-        execution_options={"populate_existing": True},
-    ).scalar_one_or_none()
-    if study is None:
-        raise NotFoundError(f"study {name!r} does not exist")
-    return study
-
-
-def study_id_by_name(session: Session, name: str) -> int:
-    study_id = session.scalar(select(Study.id).where(Study.name == name))
-    if study_id is None:
-        raise NotFoundError(f"study {name!r} does not exist")
-    return study_id
 
 
 def best_first(direction: str) -> ColumnElement[Any]:

@@ -15,8 +15,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
-from parzen.service.storage.base import StorageCore, study_id_by_name
-from parzen.service.storage.errors import NotFoundError
+from parzen.service.storage.base import StorageCore
+from parzen.service.storage.lookups import study_by_name, study_id_by_name
 from parzen.service.storage.reads import page_of_trials
 from parzen.service.storage.records import FINISHED_STATES, TrialRecord, TrialState
 
@@ -299,11 +299,7 @@ class DashboardStore(StorageCore):
 
 def _study(session: Session, name: str) -> tuple[int, str, int]:
     """Id, direction and change stamp of a study, or NotFoundError."""
-    row = session.execute(
-        select(Study.id, Study.direction, Study.change_seq).where(Study.name == name)
-    ).one_or_none()
-    if row is None:
-        raise NotFoundError(f"study {name!r} does not exist")
+    row = study_by_name(session, name)
     return row.id, row.direction, row.change_seq
 
 

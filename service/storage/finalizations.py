@@ -19,10 +19,10 @@ from parzen.service.storage.base import (
     best_first,
     lease_until,
     lock_study,
-    study_id_by_name,
 )
 from parzen.service.storage.convert import trial_record
-from parzen.service.storage.errors import ConflictError, NotFoundError
+from parzen.service.storage.errors import ConflictError
+from parzen.service.storage.lookups import finalization_by_id, no_trial, study_id_by_name
 from parzen.service.storage.records import (
     FinalizationRecord,
     StudyReport,
@@ -46,7 +46,7 @@ class FinalizationStore(StorageCore):
                 update(Trial).where(Trial.id == trial_id).values(artifact=path).returning(Trial.id)
             ).scalar_one_or_none()
             if done is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
+                raise no_trial(trial_id)
 
     def request_finalization(
         self,
@@ -144,9 +144,7 @@ class FinalizationStore(StorageCore):
     ) -> FinalizationRecord:
         state = "failed" if error is not None else "complete"
         with self.session() as session:
-            row = session.get(Finalization, finalization_id)
-            if row is None:
-                raise NotFoundError(f"finalization {finalization_id} does not exist")
+            row = finalization_by_id(session, finalization_id)
             if row.state in ("complete", "failed"):
                 if row.state == state and row.report == report:
                     return _record(session, row, _study_name(session, row.study_id))

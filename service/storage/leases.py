@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from parzen.service.db.models import IntermediateValue, Trial, TrialAttempt, Worker
 from parzen.service.storage.base import StorageCore, lock_study
-from parzen.service.storage.errors import ConflictError, ForbiddenError, NotFoundError
+from parzen.service.storage.errors import ConflictError, ForbiddenError
+from parzen.service.storage.lookups import trial_by_id, trial_study_id
 
 FINISHED = ("complete", "pruned", "failed")
 LATE_NOTE = "its lease had expired; the result arrived late and was kept"
@@ -89,9 +90,7 @@ def holding_locked(
 ) -> tuple[int, int, TrialAttempt]:
     """The trial's study id, its change stamp once locked, and the attempt this lease token
     holds: how every write that ends or hands back an attempt begins."""
-    study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
-    if study_id is None:
-        raise NotFoundError(f"trial {trial_id} does not exist")
+    study_id = trial_study_id(session, trial_id)
     stamp = lock_study(session, study_id)
     held = holding(
         session, trial_id=trial_id, lease_token=lease_token, token_id=token_id, attempt=attempt
@@ -216,9 +215,7 @@ class AttemptArtifactStore(StorageCore):
         """The attempt whose checkpoint this lease token may upload (checked before the body
         is read): 403 for another holder, 409 for an attempt whose result cannot be kept."""
         with self.session() as session:
-            trial = session.get(Trial, trial_id)
-            if trial is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
+            trial = trial_by_id(session, trial_id)
             held = holding(
                 session, trial_id=trial_id, lease_token=lease_token, token_id=token_id, attempt=None
             )
@@ -230,10 +227,7 @@ class AttemptArtifactStore(StorageCore):
         """Record an attempt's checkpoint; it is the trial's while that attempt holds the
         trial or produced its result (a late completer's is taken over by its tell)."""
         with self.session() as session:
-            study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
-            if study_id is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
-            lock_study(session, study_id)
+            lock_study(session, trial_study_id(session, trial_id))
             session.execute(
                 update(TrialAttempt)
                 .where(TrialAttempt.trial_id == trial_id, TrialAttempt.attempt == attempt)

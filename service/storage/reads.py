@@ -11,9 +11,10 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
-from parzen.service.storage.base import StorageCore, best_first, study_id_by_name
+from parzen.service.storage.base import StorageCore, best_first
 from parzen.service.storage.convert import trial_record
 from parzen.service.storage.errors import NotFoundError
+from parzen.service.storage.lookups import study_by_name, study_id_by_name, trial_by_id
 from parzen.service.storage.records import TrialRecord, TrialState
 
 TrialOrder = Literal["number", "-number", "value", "-value"]
@@ -22,10 +23,7 @@ TrialOrder = Literal["number", "-number", "value", "-value"]
 class TrialReads(StorageCore):
     def get_trial_by_id(self, *, trial_id: int, detail: bool = False) -> TrialRecord:
         with self.session() as session:
-            row = session.get(Trial, trial_id)
-            if row is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
-            return detailed(session, row, detail)
+            return detailed(session, trial_by_id(session, trial_id), detail)
 
     def get_trial(self, *, study_name: str, number: int) -> TrialRecord:
         with self.session() as session:
@@ -59,9 +57,7 @@ class TrialReads(StorageCore):
 
     def best_trial(self, *, study_name: str) -> TrialRecord:
         with self.session() as session:
-            study = session.scalar(select(Study).where(Study.name == study_name))
-            if study is None:
-                raise NotFoundError(f"study {study_name!r} does not exist")
+            study = study_by_name(session, study_name)
             row = session.scalar(
                 select(Trial)
                 .where(Trial.study_id == study.id, Trial.state == "complete")

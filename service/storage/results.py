@@ -19,8 +19,8 @@ from parzen.service.algorithms.pruners import make_pruner
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
 from parzen.service.storage.attempts import count_for_worker, end_attempt
-from parzen.service.storage.base import StorageCore, lease_until, lock_study, study_id_by_name
-from parzen.service.storage.errors import ConflictError, NotFoundError
+from parzen.service.storage.base import StorageCore, lease_until, lock_study
+from parzen.service.storage.errors import ConflictError
 from parzen.service.storage.leases import (
     FINISHED,
     LateComplete,
@@ -31,6 +31,7 @@ from parzen.service.storage.leases import (
     not_current,
     see_worker,
 )
+from parzen.service.storage.lookups import no_trial, study_id_by_name
 from parzen.service.storage.reads import detailed, finite, finite_json, told
 from parzen.service.storage.records import FinishedTrial, ReportResult, TrialRecord
 from parzen.service.storage.rungs import RungReport, pruning_reason
@@ -69,7 +70,7 @@ class ResultStore(StorageCore):
                 .where(Trial.id == trial_id)
             ).one_or_none()
             if row is None:
-                raise NotFoundError(f"trial {trial_id} does not exist")
+                raise no_trial(trial_id)
             state, current, metric, lease_seconds, study_id, pruner, direction, name, number = row
             held = holding(
                 session,

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Study, Trial
-from parzen.service.storage.base import StorageCore, study_id_by_name
+from parzen.service.storage.base import StorageCore
 from parzen.service.storage.convert import study_record
-from parzen.service.storage.errors import ConflictError, NotFoundError
+from parzen.service.storage.errors import ConflictError
+from parzen.service.storage.lookups import study_by_name, study_id_by_name
 from parzen.service.storage.records import StudyRecord, StudySpec, StudyState
 
 # The states a study may come from, by the state it goes to.
@@ -36,9 +37,7 @@ class StudyStore(StorageCore):
 
     def get_study(self, *, name: str) -> StudyRecord:
         with self.session() as session:
-            row = session.scalar(select(Study).where(Study.name == name))
-            if row is None:
-                raise NotFoundError(f"study {name!r} does not exist")
+            row = study_by_name(session, name)
             counts, best = _summaries(session, [row])
             return study_record(row, counts[row.id], best.get(row.id))
 
@@ -53,9 +52,7 @@ class StudyStore(StorageCore):
 
     def set_study_state(self, *, name: str, state: StudyState) -> StudyRecord:
         with self.session() as session:
-            row = session.scalar(select(Study).where(Study.name == name))
-            if row is None:
-                raise NotFoundError(f"study {name!r} does not exist")
+            row = study_by_name(session, name)
             if row.state != state and row.state not in _ALLOWED_FROM[state]:
                 raise ConflictError(f"study {name!r} is {row.state}; it cannot become {state}")
             finished = utcnow() if state in ("stopped", "complete") else None

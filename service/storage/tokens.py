@@ -12,7 +12,8 @@ from parzen.service.db.base import utcnow
 from parzen.service.db.models import Token
 from parzen.service.storage.base import StorageCore
 from parzen.service.storage.convert import token_record
-from parzen.service.storage.errors import ConflictError, NotFoundError
+from parzen.service.storage.errors import ConflictError
+from parzen.service.storage.lookups import no_token
 from parzen.service.storage.records import Role, TokenRecord
 
 TOKEN_PREFIX = "pz_"
@@ -78,4 +79,4 @@ class TokenStore(StorageCore):
                 .returning(Token.id)
             ).scalar_one_or_none()
             if done is None:
-                raise NotFoundError(f"token {token_id} does not exist")
+                raise no_token(token_id)

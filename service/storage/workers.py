@@ -11,7 +11,7 @@ from parzen.service.db.models import Study, Trial, Worker
 from parzen.service.storage.attempts import release_attempt
 from parzen.service.storage.base import StorageCore, lock_study
 from parzen.service.storage.convert import worker_record
-from parzen.service.storage.errors import NotFoundError
+from parzen.service.storage.lookups import no_worker, worker_by_id
 from parzen.service.storage.records import WorkerRecord
 
 
@@ -46,10 +46,7 @@ class WorkerStore(StorageCore):
 
     def get_worker(self, *, worker_id: str) -> WorkerRecord:
         with self.session() as session:
-            row = session.get(Worker, worker_id)
-            if row is None:
-                raise NotFoundError(f"worker {worker_id!r} is not registered")
-            return worker_record(row)
+            return worker_record(worker_by_id(session, worker_id))
 
     def worker_exists(self, *, worker_id: str) -> bool:
         with self.session() as session:
@@ -64,14 +61,13 @@ class WorkerStore(StorageCore):
                 update(Worker).where(Worker.id == worker_id).values(values).returning(Worker.id)
             ).scalar_one_or_none()
             if done is None:
-                raise NotFoundError(f"worker {worker_id!r} is not registered")
+                raise no_worker(worker_id)
 
     def say_goodbye(self, *, worker_id: str) -> WorkerRecord:
         """The worker exits: its running trial is queued again as a release leaves it (the
         attempt not counted), and it shows as `exited`. Saying it twice changes nothing."""
         with self.session() as session:
-            if session.get(Worker, worker_id) is None:
-                raise NotFoundError(f"worker {worker_id!r} is not registered")
+            worker_by_id(session, worker_id)
             held = session.execute(
                 select(Trial.id, Trial.study_id, Trial.attempt).where(
                     Trial.worker_id == worker_id, Trial.state == "running"
