@@ -2,13 +2,70 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from parzen.service.db.base import Base, utcnow
+
+
+class StudyState(enum.StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    COMPLETE = "complete"
+
+
+class TrialState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    PRUNED = "pruned"
+    FAILED = "failed"
+
+
+class AttemptOutcome(enum.StrEnum):
+    """What became of one attempt: its trial's end, or why it stopped holding the trial."""
+
+    RUNNING = "running"
+    COMPLETE = "complete"
+    PRUNED = "pruned"
+    FAILED = "failed"
+    EXPIRED = "expired"  # its lease ran out
+    RELEASED = "released"  # handed back (shutdown): not counted against the trial
+    SUPERSEDED = "superseded"  # an expired attempt's late complete result was kept over it
+
+
+class WorkerState(enum.StrEnum):
+    IDLE = "idle"
+    BUSY = "busy"
+    LOST = "lost"  # its trial's lease expired: not heard from within a lease
+    EXITED = "exited"
+
+
+class FinalizationState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+def state_column(states: type[enum.StrEnum]) -> Enum:
+    """A state stored as its string, refused by a CHECK constraint unless it is one of
+    `states`: the same VARCHAR(16) on SQLite and PostgreSQL (no native enum type to migrate),
+    and a typo'd state fails at the database, not in a sampler much later."""
+    return Enum(
+        states,
+        name=states.__name__.lower(),
+        native_enum=False,
+        create_constraint=True,
+        values_callable=lambda members: [m.value for m in members],
+        length=16,
+        validate_strings=True,
+    )
 
 
 class Study(Base):
@@ -32,7 +89,7 @@ class Study(Base):
     max_epochs_total: Mapped[int | None] = mapped_column(Integer)
     lease_seconds: Mapped[float] = mapped_column(Float)
     max_attempts: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16), default="running")
+    state: Mapped[StudyState] = mapped_column(state_column(StudyState), default=StudyState.RUNNING)
     # The last trial number handed out; bumped under the study's row lock.
     trial_counter: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped by every change to the study's trials, and stamped on the changed trial:
@@ -59,7 +116,7 @@ class Trial(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"))
     number: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[TrialState] = mapped_column(state_column(TrialState))
     vals: Mapped[dict[str, Any]]
     params: Mapped[dict[str, Any]]
     value: Mapped[float | None] = mapped_column(Float)
@@ -94,9 +151,9 @@ class TrialAttempt(Base):
     worker_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
-    # running, complete, pruned, failed, expired (lease lost), released (handed back) or
-    # superseded (an expired attempt's late complete result was kept over this one)
-    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    outcome: Mapped[AttemptOutcome] = mapped_column(
+        state_column(AttemptOutcome), default=AttemptOutcome.RUNNING
+    )
     error: Mapped[str | None] = mapped_column(Text)
     # SHA-256 of the lease token handed out with this attempt (the token itself is never
     # stored), and the id of the bearer token that asked for it: every write must match both.
@@ -166,7 +223,7 @@ class Worker(Base):
     current_trial_id: Mapped[int | None] = mapped_column(Integer)
     trials_done: Mapped[int] = mapped_column(Integer, default=0)
     trials_failed: Mapped[int] = mapped_column(Integer, default=0)
-    state: Mapped[str] = mapped_column(String(16), default="idle")
+    state: Mapped[WorkerState] = mapped_column(state_column(WorkerState), default=WorkerState.IDLE)
     # The bearer token that registered this worker: only it may lease or ask in its name.
     token_id: Mapped[int | None] = mapped_column(Integer)
 
@@ -179,8 +236,7 @@ class Finalization(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     study_id: Mapped[int] = mapped_column(ForeignKey("studies.id", ondelete="CASCADE"), index=True)
-    # queued, running, complete or failed
-    state: Mapped[str] = mapped_column(String(16))
+    state: Mapped[FinalizationState] = mapped_column(state_column(FinalizationState))
     top_k: Mapped[int] = mapped_column(Integer)
     mode: Mapped[str] = mapped_column(String(16))
     rescore: Mapped[str] = mapped_column(String(16))

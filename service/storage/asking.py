@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.db.base import utcnow
-from parzen.service.db.models import Finalization, Study, Trial, Worker
+from parzen.service.db.models import Finalization, Study, Trial, TrialState, Worker
 from parzen.service.storage.attempts import expire_study_leases
 from parzen.service.storage.base import StorageCore, lease_until
 from parzen.service.storage.convert import study_record, trial_record
@@ -222,7 +222,7 @@ def _lease_queued(
     )
     if trial is None:
         return None
-    trial.state = "running"
+    trial.state = TrialState.RUNNING
     trial.attempt += 1
     trial.worker_id = worker_id
     trial.started_at = now

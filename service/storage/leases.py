@@ -19,7 +19,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from parzen.service.db.models import IntermediateValue, Trial, TrialAttempt, Worker
+from parzen.service.db.models import (
+    AttemptOutcome,
+    IntermediateValue,
+    Trial,
+    TrialAttempt,
+    Worker,
+)
 from parzen.service.storage.base import StorageCore, lock_study
 from parzen.service.storage.errors import ConflictError, ForbiddenError
 from parzen.service.storage.lookups import trial_by_id, trial_study_id
@@ -175,7 +181,7 @@ def complete_late(session: Session, trial: Trial, held: TrialAttempt, late: Late
             change_seq=late.stamp,
         )
     )
-    held.outcome, held.ended_at, held.error = "complete", late.now, LATE_NOTE
+    held.outcome, held.ended_at, held.error = AttemptOutcome.COMPLETE, late.now, LATE_NOTE
     if held.worker_id is not None:
         session.execute(
             update(Worker)
