@@ -145,7 +145,8 @@ def _ask_locked(
             .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
         )
     record = trial_record(trial, study_name=study.name, objective=study.objective)
-    return AskResult("ok", replace(record, lease_token=lease_token), study=study_record(study))
+    record = record.model_copy(update={"lease_token": lease_token})
+    return AskResult("ok", record, study=study_record(study))
 
 
 def _pending_counts(session: Session, study_id: int) -> dict[str, int]:

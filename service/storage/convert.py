@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from dataclasses import fields
+from typing import Any
+
+from pydantic import TypeAdapter
 
 from parzen.service.db import models
 from parzen.service.storage.records import (
@@ -14,36 +17,19 @@ from parzen.service.storage.records import (
     WorkerRecord,
 )
 
+# StudyRecord stays a dataclass: it extends StudySpec, which callers build, `replace` and
+# `asdict`. Pydantic validates a dataclass from a mapping only, not from attributes.
+_STUDY = TypeAdapter(StudyRecord)
+_STUDY_COLUMNS = tuple(
+    f.name for f in fields(StudyRecord) if f.name not in ("counts", "best_value")
+)
+
 
 def study_record(
     row: models.Study, counts: dict[str, int] | None = None, best: float | None = None
 ) -> StudyRecord:
-    return StudyRecord(
-        id=row.id,
-        name=row.name,
-        direction=cast(Any, row.direction),
-        metric=row.metric,
-        space=row.space,
-        algorithm=row.algorithm,
-        algorithm_settings=row.algorithm_settings,
-        objective=row.objective,
-        seed=row.seed,
-        max_trials=row.max_trials,
-        max_parallel=row.max_parallel,
-        timeout_seconds=row.timeout_seconds,
-        target_value=row.target_value,
-        max_epochs_total=row.max_epochs_total,
-        lease_seconds=row.lease_seconds,
-        max_attempts=row.max_attempts,
-        state=cast(Any, row.state),
-        trial_counter=row.trial_counter,
-        pruner=row.pruner,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        finished_at=row.finished_at,
-        counts=counts or {},
-        best_value=best,
-    )
+    columns = {name: getattr(row, name) for name in _STUDY_COLUMNS}
+    return _STUDY.validate_python({**columns, "counts": counts or {}, "best_value": best})
 
 
 def trial_record(
@@ -54,55 +40,35 @@ def trial_record(
     attempts: list[models.TrialAttempt] | None = None,
     intermediate: list[models.IntermediateValue] | None = None,
 ) -> TrialRecord:
-    return TrialRecord(
-        id=row.id,
-        study_id=row.study_id,
+    joined = Joined(
+        row,
         study_name=study_name,
-        number=row.number,
-        state=cast(Any, row.state),
-        params=row.params,
-        vals=row.vals,
-        value=row.value,
-        metrics=row.metrics,
-        error=row.error,
-        attempt=row.attempt,
-        worker_id=row.worker_id,
-        lease_expires_at=row.lease_expires_at,
-        last_step=row.last_step,
-        created_at=row.created_at,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-        artifact=row.artifact,
-        pruned_reason=row.pruned_reason if row.state == "pruned" else None,
         objective=objective or {},
-        attempts=tuple(
-            AttemptRecord(a.attempt, a.worker_id, a.started_at, a.ended_at, a.outcome, a.error)
-            for a in attempts or ()
-        ),
-        intermediate=tuple(
-            IntermediateRecord(v.attempt, v.step, v.value, v.values, v.created_at)
-            for v in intermediate or ()
-        ),
+        pruned_reason=row.pruned_reason if row.state == "pruned" else None,
+        attempts=[AttemptRecord.model_validate(a, from_attributes=True) for a in attempts or ()],
+        intermediate=[
+            IntermediateRecord.model_validate(v, from_attributes=True) for v in intermediate or ()
+        ],
     )
+    return TrialRecord.model_validate(joined, from_attributes=True)
 
 
 def token_record(row: models.Token) -> TokenRecord:
-    return TokenRecord(row.id, row.name, cast(Any, row.role), row.created_at, row.revoked_at)
+    return TokenRecord.model_validate(row, from_attributes=True)
 
 
 def worker_record(row: models.Worker) -> WorkerRecord:
-    return WorkerRecord(
-        id=row.id,
-        host=row.host,
-        pid=row.pid,
-        gpu=row.gpu,
-        builders=row.builders,
-        datasets=row.datasets,
-        registered_at=row.registered_at,
-        last_seen_at=row.last_seen_at,
-        current_trial_id=row.current_trial_id,
-        trials_done=row.trials_done,
-        trials_failed=row.trials_failed,
-        state=row.state,
-        token_id=row.token_id,
-    )
+    return WorkerRecord.model_validate(row, from_attributes=True)
+
+
+class Joined:
+    """A row's attributes, and what was looked up beside it (the study's name, the attempts)
+    or differs from the column (a reason shown only while pruned): what a record is read
+    from when it has fields that its row does not."""
+
+    def __init__(self, row: object, **extra: object) -> None:
+        self._row = row
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._row, name)

@@ -7,7 +7,7 @@ override, which is recorded too.
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from parzen.service.storage.base import (
     lease_until,
     lock_study,
 )
-from parzen.service.storage.convert import trial_record
+from parzen.service.storage.convert import Joined, trial_record
 from parzen.service.storage.errors import ConflictError
 from parzen.service.storage.lookups import finalization_by_id, no_trial, study_id_by_name
 from parzen.service.storage.records import (
@@ -255,26 +255,9 @@ def _record(session: Session, row: Finalization, study_name: str) -> Finalizatio
     candidates = tuple(
         trial_record(trials[tid], study_name=study_name) for tid in row.candidates if tid in trials
     )
-    return FinalizationRecord(
-        id=row.id,
-        study_name=study_name,
-        state=cast(Any, row.state),
-        top_k=row.top_k,
-        mode=row.mode,
-        rescore=row.rescore,
-        requested_by=row.requested_by,
-        override=row.override,
-        worker_id=row.worker_id,
-        report=row.report,
-        error=row.error,
-        created_at=row.created_at,
-        finished_at=row.finished_at,
-        candidates=candidates,
-    )
+    joined = Joined(row, study_name=study_name, candidates=candidates)
+    return FinalizationRecord.model_validate(joined, from_attributes=True)
 
 
 def _access_record(row: TestAccess) -> TestAccessRecord:
-    kind = cast(Literal["requested", "loaded"], row.kind)
-    return TestAccessRecord(
-        kind, row.actor, row.finalization_id, row.trial_numbers, row.override, row.created_at
-    )
+    return TestAccessRecord.model_validate(row, from_attributes=True)

@@ -1,10 +1,16 @@
-"""Frozen records: what leaves the storage layer. Nothing outside storage sees a Session."""
+"""Frozen records: what leaves the storage layer. Nothing outside storage sees a Session.
+
+The copies of a row are pydantic models (`Row`): made by `model_validate(row,
+from_attributes=True)` (storage/convert.py), which also turns a state column's enum member
+into the plain string of the record's Literal. The others stay frozen dataclasses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 TrialState = Literal["queued", "running", "complete", "pruned", "failed"]
 TRIAL_STATES: tuple[TrialState, ...] = ("queued", "running", "complete", "pruned", "failed")
@@ -56,8 +62,13 @@ class StudyRecord(StudySpec):
         return 1.0 if self.direction == "minimize" else -1.0
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
+class Row(BaseModel):
+    """A frozen copy of a stored row (and what a lookup joined to it)."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+
+class AttemptRecord(Row):
     attempt: int
     worker_id: str | None
     started_at: datetime
@@ -66,8 +77,7 @@ class AttemptRecord:
     error: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class IntermediateRecord:
+class IntermediateRecord(Row):
     attempt: int
     step: int
     value: float | None
@@ -75,8 +85,7 @@ class IntermediateRecord:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class TrialRecord:
+class TrialRecord(Row):
     id: int
     study_id: int
     study_name: str
@@ -96,11 +105,11 @@ class TrialRecord:
     finished_at: datetime | None
     artifact: str | None = None
     pruned_reason: str | None = None  # why the server's pruner stopped it, if it is pruned
-    objective: dict[str, Any] = field(default_factory=dict)
+    objective: dict[str, Any] = Field(default_factory=dict)
     attempts: tuple[AttemptRecord, ...] = ()
     intermediate: tuple[IntermediateRecord, ...] = ()
     # Only on a trial just handed out by ask/lease: the secret every write must carry.
-    lease_token: str | None = field(default=None, repr=False)
+    lease_token: str | None = Field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +161,7 @@ class ReportResult:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class TokenRecord:
+class TokenRecord(Row):
     id: int
     name: str
     role: Role
@@ -161,8 +169,7 @@ class TokenRecord:
     revoked_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerRecord:
+class WorkerRecord(Row):
     id: str
     host: str
     pid: int | None
@@ -178,8 +185,7 @@ class WorkerRecord:
     token_id: int | None = None  # the bearer token that registered it
 
 
-@dataclass(frozen=True, slots=True)
-class TestAccessRecord:
+class TestAccessRecord(Row):
     __test__ = False  # not a pytest class
 
     kind: Literal["requested", "loaded"]
@@ -190,8 +196,7 @@ class TestAccessRecord:
     created_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class FinalizationRecord:
+class FinalizationRecord(Row):
     id: int
     study_name: str
     state: Literal["queued", "running", "complete", "failed"]
