@@ -263,6 +263,11 @@ class TokenCreated(TokenPublic):
     token: str = Field(description="Shown once: only its hash is stored.")
 
 
+class TokensPublic(BaseModel):
+    data: list[TokenPublic]
+    count: int
+
+
 class WorkerRegister(Strict):
     host: SafeStr = Field(max_length=MAX_HOST_LENGTH)
     pid: DbInt | None = None
@@ -284,6 +289,11 @@ class WorkerPublic(BaseModel):
     trials_done: int
     trials_failed: int
     state: str
+
+
+class WorkersPublic(BaseModel):
+    data: list[WorkerPublic]
+    count: int
 
 
 class FinalizeRequest(Strict):

@@ -358,7 +358,8 @@ class ParzenClient:
         return self._json("POST", "/tokens", json={"role": role, "name": name})
 
     def list_tokens(self) -> list[dict[str, Any]]:
-        return cast(list[dict[str, Any]], self._call("GET", "/tokens"))
+        """Every token (without its secret), from the `{data, count}` answer."""
+        return cast(list[dict[str, Any]], self._json("GET", "/tokens")["data"])
 
     def revoke_token(self, token_id: int) -> None:
         self._call("DELETE", f"/tokens/{token_id}")
@@ -380,7 +381,8 @@ class ParzenClient:
         return _ask(self._call("POST", f"/workers/{worker_id}/lease", json=body))
 
     def workers(self) -> list[dict[str, Any]]:
-        return cast(list[dict[str, Any]], self._call("GET", "/workers"))
+        """Every registered worker, from the `{data, count}` answer."""
+        return cast(list[dict[str, Any]], self._json("GET", "/workers")["data"])
 
     def goodbye(self, worker_id: str, *, retry_seconds: float | None = None) -> dict[str, Any]:
         """Say this worker exits: it shows as exited and its running trial is queued again.

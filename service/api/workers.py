@@ -8,7 +8,13 @@ from parzen.service.api.trials import ask_response, own_worker
 from parzen.service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
 from parzen.service.leasing import FinalizationLease, lease_work
 from parzen.service.metrics import instrument_ask
-from parzen.service.schemas import AskResponse, LeaseRequest, WorkerPublic, WorkerRegister
+from parzen.service.schemas import (
+    AskResponse,
+    LeaseRequest,
+    WorkerPublic,
+    WorkerRegister,
+    WorkersPublic,
+)
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 
@@ -20,8 +26,9 @@ def register_worker(body: WorkerRegister, storage: StorageDep, token: WorkerDep)
 
 
 @router.get("")
-def list_workers(storage: StorageDep, _: ViewerDep) -> list[WorkerPublic]:
-    return [worker_public(w) for w in storage.list_workers()]
+def list_workers(storage: StorageDep, _: ViewerDep) -> WorkersPublic:
+    workers = [worker_public(w) for w in storage.list_workers()]
+    return WorkersPublic(data=workers, count=len(workers))
 
 
 @router.post("/{worker_id}/lease")
