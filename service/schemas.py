@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from parzen.service.limits import (
     MAX_GPU_LENGTH,
@@ -24,6 +24,7 @@ from parzen.service.limits import (
     WorkerId,
 )
 from parzen.service.storage.records import AskStatus, Role, StudyState, TrialState
+from parzen.service.study_checks import checked_algorithm, checked_pruner, checked_space
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$"
 
@@ -87,18 +88,40 @@ class StudyCreate(Strict):
         "tpe-mv",
         description="tpe-mv (the default: multivariate TPE), tpe (hyperopt's) or random.",
     )
-    algorithm_settings: JsonObject = Field(default_factory=dict)
+    algorithm_settings: JsonObject = Field(default_factory=dict, validate_default=True)
+    objective: ObjectiveSettings = ObjectiveSettings()  # before the pruner: its max_epochs
     pruner: JsonObject | None = Field(
         None,
+        validate_default=True,
         description='none, {"type": "median", "n_startup_trials": 5, "n_warmup_steps": 2}, '
         '{"type": "asha", "min_epochs": 1, "reduction_factor": 3, "max_epochs": ...} or '
         '{"type": "hyperband", ...} (max_epochs defaults to the objective\'s).',
     )
-    objective: ObjectiveSettings = ObjectiveSettings()
     seed: int | None = Field(None, ge=0, lt=2**31, description="Random if not given.")
     budget: Budget = Budget()
     lease_seconds: float | None = Field(None, gt=0, le=86_400)
     max_attempts: int | None = Field(None, ge=1, le=100)
+
+    # Each check runs even when another field failed, so one 422 names every problem; a
+    # check whose input failed its own validation is skipped (that failure is listed).
+    @field_validator("space")
+    @classmethod
+    def _space(cls, space: dict[str, Any]) -> dict[str, Any]:
+        return checked_space(space)
+
+    @field_validator("algorithm_settings")
+    @classmethod
+    def _algorithm(cls, settings: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "algorithm" not in info.data:
+            return settings
+        return checked_algorithm(info.data["algorithm"], settings)
+
+    @field_validator("pruner")
+    @classmethod
+    def _pruner(cls, pruner: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any]:
+        if "objective" not in info.data:
+            return pruner or {}
+        return checked_pruner(pruner, info.data["objective"].max_epochs)
 
 
 class StudyPublic(BaseModel):
