@@ -11,91 +11,27 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_delay,
-    wait_exponential_jitter,
+from tenacity import Retrying
+
+from parzen.worker.client_records import Ask, AskStatus, Trial, ask_from_json, finite_values
+from parzen.worker.client_transport import (
+    ParzenError,
+    ServerUnavailable,
+    json_or_text,
+    retrying,
+    should_retry,
 )
 
 if TYPE_CHECKING:
     from parzen.worker.trial_session import TrialSession
 
+__all__ = ["Ask", "AskStatus", "ParzenClient", "ParzenError", "ServerUnavailable", "Trial"]
+
 DOWNLOAD_CHUNK_BYTES = 2**20
-AskStatus = Literal["ok", "wait", "done", "paused", "stopped"]
-
-
-class ParzenError(Exception):
-    """The server refused a request (4xx); `detail` says what to fix."""
-
-    def __init__(self, status_code: int, detail: Any) -> None:
-        super().__init__(f"{status_code}: {_detail_text(detail)}")
-        self.status_code = status_code
-        self.detail = detail
-
-
-class ServerUnavailable(Exception):
-    """A 5xx or 429 answer; retried, and raised once the client's retry_seconds are spent."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        super().__init__(f"{response.status_code} from {response.request.url}")
-        self.retry_after = _retry_after(response)
-
-
-def _retry_after(response: httpx.Response) -> float:
-    """The seconds a 503 or 429 asks the client to wait (0 when it says none, or a date)."""
-    try:
-        return min(max(float(response.headers.get("Retry-After", 0)), 0.0), 60.0)
-    except ValueError:
-        return 0.0
-
-
-def _should_retry(response: httpx.Response) -> bool:
-    """Nothing was applied: the server failed, or asked this client to slow down."""
-    return response.status_code >= 500 or response.status_code == 429
-
-
-class _Backoff:
-    """tenacity's exponential backoff with jitter, never sooner than the server's Retry-After,
-    never longer than `ceiling` seconds."""
-
-    def __init__(self, ceiling: float) -> None:
-        self.ceiling = ceiling
-        self._exponential = wait_exponential_jitter(multiplier=0.2, max=ceiling)
-
-    def __call__(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        asked = exc.retry_after if isinstance(exc, ServerUnavailable) else 0.0
-        return min(max(self._exponential(state), asked), self.ceiling)
-
-
-@dataclass(frozen=True)
-class Trial:
-    id: int
-    study: str
-    number: int
-    attempt: int
-    params: dict[str, Any]
-    metric: str
-    direction: str
-    objective: dict[str, Any] = field(default_factory=dict)
-    lease_seconds: float = 60.0
-    # The attempt's secret: every report, heartbeat, tell, release and upload carries it.
-    lease_token: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True)
-class Ask:
-    status: AskStatus
-    reason: str
-    trial: Trial | None
-    evaluation: dict[str, Any] | None = None  # a finalization job (sealed test evaluation)
 
 
 class ParzenClient:
@@ -164,7 +100,9 @@ class ParzenClient:
 
     # Trials
     def ask(self, study: str, *, worker_id: str | None = None) -> Ask:
-        return _ask(self._call("POST", f"/studies/{study}/ask", json={"worker_id": worker_id}))
+        return ask_from_json(
+            self._call("POST", f"/studies/{study}/ask", json={"worker_id": worker_id})
+        )
 
     def report(
         self,
@@ -178,7 +116,7 @@ class ParzenClient:
         """Send one step's metrics; True means stop training (pruned or taken away)."""
         body = {
             "step": step,
-            "values": _finite(values),
+            "values": finite_values(values),
             "lease_token": lease_token,
             "attempt": attempt,
         }
@@ -205,7 +143,7 @@ class ParzenClient:
         body = {
             "state": state,
             "value": value,
-            "metrics": _finite(metrics or {}),
+            "metrics": finite_values(metrics or {}),
             "error": error,
             "lease_token": lease_token,
             "attempt": attempt,
@@ -309,11 +247,11 @@ class ParzenClient:
         try:
             for attempt in self._retrying():
                 with attempt, self._http.stream("GET", f"/trials/{trial_id}/artifact") as response:
-                    if _should_retry(response):
+                    if should_retry(response):
                         raise ServerUnavailable(response)
                     if response.status_code >= 400:
                         response.read()
-                        raise ParzenError(response.status_code, _json_or_text(response))
+                        raise ParzenError(response.status_code, json_or_text(response))
                     with partial.open("wb") as out:
                         for chunk in response.iter_bytes(DOWNLOAD_CHUNK_BYTES):
                             out.write(chunk)
@@ -358,7 +296,8 @@ class ParzenClient:
         return self._json("POST", "/tokens", json={"role": role, "name": name})
 
     def list_tokens(self) -> list[dict[str, Any]]:
-        return cast(list[dict[str, Any]], self._call("GET", "/tokens"))
+        """Every token (without its secret), from the `{data, count}` answer."""
+        return cast(list[dict[str, Any]], self._json("GET", "/tokens")["data"])
 
     def revoke_token(self, token_id: int) -> None:
         self._call("DELETE", f"/tokens/{token_id}")
@@ -377,10 +316,11 @@ class ParzenClient:
 
     def lease(self, worker_id: str, *, exclude: list[str] | None = None) -> Ask:
         body = {"exclude": exclude or []}
-        return _ask(self._call("POST", f"/workers/{worker_id}/lease", json=body))
+        return ask_from_json(self._call("POST", f"/workers/{worker_id}/lease", json=body))
 
     def workers(self) -> list[dict[str, Any]]:
-        return cast(list[dict[str, Any]], self._call("GET", "/workers"))
+        """Every registered worker, from the `{data, count}` answer."""
+        return cast(list[dict[str, Any]], self._json("GET", "/workers")["data"])
 
     def goodbye(self, worker_id: str, *, retry_seconds: float | None = None) -> dict[str, Any]:
         """Say this worker exits: it shows as exited and its running trial is queued again.
@@ -395,14 +335,8 @@ class ParzenClient:
         return response.json() if response.content else None  # JSON: typed by each caller
 
     def _retrying(self, retry_seconds: float | None = None) -> Retrying:
-        """Retries of transient failures: connection errors, 5xx and 429, each waiting at
-        least what the server's Retry-After asks, for up to `retry_seconds`."""
-        return Retrying(
-            retry=retry_if_exception(_transient),
-            wait=_Backoff(self.BACKOFF_MAX_SECONDS),
-            stop=stop_after_delay(self._retry_seconds if retry_seconds is None else retry_seconds),
-            reraise=True,
-        )
+        seconds = self._retry_seconds if retry_seconds is None else retry_seconds
+        return retrying(seconds=seconds, ceiling=self.BACKOFF_MAX_SECONDS)
 
     def _call_raw(
         self, method: str, path: str, *, retry_seconds: float | None = None, **kwargs: Any
@@ -410,60 +344,8 @@ class ParzenClient:
         for attempt in self._retrying(retry_seconds):
             with attempt:
                 response = self._http.request(method, path, **kwargs)
-                if _should_retry(response):
+                if should_retry(response):
                     raise ServerUnavailable(response)
         if response.status_code >= 400:
-            raise ParzenError(response.status_code, _json_or_text(response))
+            raise ParzenError(response.status_code, json_or_text(response))
         return response
-
-
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, httpx.TransportError | ServerUnavailable)
-
-
-def _ask(body: dict[str, Any]) -> Ask:
-    raw = body.get("trial")
-    trial = None
-    if raw is not None:
-        trial = Trial(
-            id=raw["id"],
-            study=raw["study"],
-            number=raw["number"],
-            attempt=raw["attempt"],
-            params=raw["params"],
-            metric=raw["metric"],
-            direction=raw["direction"],
-            objective=raw["objective"],
-            lease_seconds=raw["lease_seconds"],
-            lease_token=raw["lease_token"],
-        )
-    return Ask(
-        status=body["status"],
-        reason=body.get("reason", ""),
-        trial=trial,
-        evaluation=body.get("evaluation"),
-    )
-
-
-def _finite(values: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in values.items()
-    }
-
-
-def _json_or_text(response: httpx.Response) -> Any:
-    try:
-        return response.json().get("detail", response.text)
-    except ValueError:
-        return response.text
-
-
-def _detail_text(detail: Any) -> str:
-    if isinstance(detail, list):
-        return "; ".join(
-            f"{d.get('path') or '.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}"
-            if isinstance(d, dict)
-            else str(d)
-            for d in detail
-        )
-    return str(detail)

@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from parzen.service.api.params import TrialId
-from parzen.service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
+from parzen.service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT, ErrorPublic
 from parzen.service.artifacts import (
     ArtifactMissing,
     ArtifactStore,
@@ -24,7 +24,10 @@ from parzen.service.storage import Storage
 router = APIRouter(tags=["artifacts"])
 LEASE_HEADER = "X-Parzen-Lease-Token"
 RETRY_AFTER = "5"  # seconds; the object store is usually back quickly
-UNAVAILABLE = {"description": "The artifact store did not answer; nothing was stored. Retry."}
+UNAVAILABLE = {
+    "model": ErrorPublic,
+    "description": "The artifact store did not answer; nothing was stored. Retry.",
+}
 
 
 @router.put(
@@ -32,7 +35,7 @@ UNAVAILABLE = {"description": "The artifact store did not answer; nothing was st
     status_code=status.HTTP_204_NO_CONTENT,
     responses={
         **LOOKUP_OR_CONFLICT,
-        413: {"description": "Over the artifact size limit."},
+        413: {"model": ErrorPublic, "description": "Over the artifact size limit."},
         503: UNAVAILABLE,
     },
 )

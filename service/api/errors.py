@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from parzen.service.limits import json_safe
+from parzen.service.study_checks import PATH_ERRORS
 
 
 async def validation_failed(_: Request, exc: Exception) -> JSONResponse:
@@ -22,6 +23,6 @@ async def validation_failed(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _with_path(error: dict[str, Any]) -> dict[str, Any]:
-    if error.get("type") == "json_limit":
+    if error.get("type") in PATH_ERRORS:
         return error | {"path": error["ctx"]["path"]}
     return error

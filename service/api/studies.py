@@ -4,10 +4,8 @@ import logging
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query, status
 
-from parzen.service.algorithms import AlgorithmSettingsError, validate_algorithm
-from parzen.service.algorithms.pruners import validate_pruner
 from parzen.service.api.params import Offset
 from parzen.service.api.presenters import study_public
 from parzen.service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT, errors
@@ -22,8 +20,6 @@ from parzen.service.deps import (
     ViewerDep,
 )
 from parzen.service.schemas import StudiesPublic, StudyCreate, StudyPublic
-from parzen.service.space import SpaceValidationError
-from parzen.service.space_limits import validate_space
 from parzen.service.storage import StudySpec
 from parzen.service.storage.records import StudyState
 
@@ -39,9 +35,9 @@ def create_study(
         name=body.name,
         direction=body.direction,
         metric=body.metric,
-        space=_valid_space(body.space),
+        space=body.space,
         algorithm=body.algorithm,
-        algorithm_settings=_valid_algorithm(body.algorithm, body.algorithm_settings),
+        algorithm_settings=body.algorithm_settings,  # checked and filled in by StudyCreate
         objective=body.objective.model_dump(),
         seed=body.seed if body.seed is not None else secrets.randbelow(2**31),
         max_trials=body.budget.max_trials,
@@ -51,7 +47,7 @@ def create_study(
         max_epochs_total=body.budget.max_epochs_total,
         lease_seconds=body.lease_seconds or settings.lease_seconds,
         max_attempts=body.max_attempts or settings.max_attempts,
-        pruner=_valid_pruner(body.pruner, body.objective.max_epochs),
+        pruner=body.pruner or {"type": "none"},
     )
     return study_public(storage.create_study(spec=spec))
 
@@ -104,37 +100,3 @@ def resume_study(study: AdminStudyDep, storage: StorageDep) -> StudyPublic:
 @router.post("/{name}/stop", responses=LOOKUP_OR_CONFLICT)
 def stop_study(study: AdminStudyDep, storage: StorageDep) -> StudyPublic:
     return _set_state(storage, study, "stopped")
-
-
-def _valid_space(space: dict[str, object]) -> dict[str, object]:
-    try:
-        validate_space(space)
-    except SpaceValidationError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [
-                {"loc": ["body", "space"], "path": "$.space" + issue.path[1:], "msg": issue.message}
-                for issue in exc.issues
-            ],
-        ) from exc
-    return space
-
-
-def _valid_pruner(pruner: dict[str, object] | None, max_epochs: int) -> dict[str, object]:
-    try:
-        return validate_pruner(pruner, max_epochs=max_epochs)
-    except AlgorithmSettingsError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": ["body", "pruner"], "path": "$.pruner", "msg": str(exc)}],
-        ) from exc
-
-
-def _valid_algorithm(name: str, settings: dict[str, object]) -> dict[str, object]:
-    try:
-        return validate_algorithm(name, settings)
-    except AlgorithmSettingsError as exc:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            [{"loc": ["body", "algorithm_settings"], "path": "$.algorithm", "msg": str(exc)}],
-        ) from exc

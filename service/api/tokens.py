@@ -6,7 +6,7 @@ from parzen.service.api.params import TokenId
 from parzen.service.api.presenters import token_public
 from parzen.service.api.responses import LOOKUP
 from parzen.service.deps import AdminDep, StorageDep
-from parzen.service.schemas import TokenCreate, TokenCreated, TokenPublic
+from parzen.service.schemas import TokenCreate, TokenCreated, TokensPublic
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -18,8 +18,9 @@ def create_token(body: TokenCreate, storage: StorageDep, _: AdminDep) -> TokenCr
 
 
 @router.get("")
-def list_tokens(storage: StorageDep, _: AdminDep) -> list[TokenPublic]:
-    return [token_public(t) for t in storage.list_tokens()]
+def list_tokens(storage: StorageDep, _: AdminDep) -> TokensPublic:
+    tokens = [token_public(t) for t in storage.list_tokens()]
+    return TokensPublic(data=tokens, count=len(tokens))
 
 
 @router.delete("/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=LOOKUP)

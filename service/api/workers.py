@@ -6,9 +6,15 @@ from parzen.service.api.params import WorkerIdPath
 from parzen.service.api.presenters import evaluation_job, worker_public
 from parzen.service.api.trials import ask_response, own_worker
 from parzen.service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
-from parzen.service.metrics import count_expired, instrument_ask
-from parzen.service.proposals import UnsafeProposal
-from parzen.service.schemas import AskResponse, LeaseRequest, WorkerPublic, WorkerRegister
+from parzen.service.leasing import FinalizationLease, lease_work
+from parzen.service.metrics import instrument_ask
+from parzen.service.schemas import (
+    AskResponse,
+    LeaseRequest,
+    WorkerPublic,
+    WorkerRegister,
+    WorkersPublic,
+)
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 
@@ -20,8 +26,9 @@ def register_worker(body: WorkerRegister, storage: StorageDep, token: WorkerDep)
 
 
 @router.get("")
-def list_workers(storage: StorageDep, _: ViewerDep) -> list[WorkerPublic]:
-    return [worker_public(w) for w in storage.list_workers()]
+def list_workers(storage: StorageDep, _: ViewerDep) -> WorkersPublic:
+    workers = [worker_public(w) for w in storage.list_workers()]
+    return WorkersPublic(data=workers, count=len(workers))
 
 
 @router.post("/{worker_id}/lease")
@@ -36,34 +43,17 @@ def lease(
 ) -> AskResponse:
     """A trial from any running study whose builder and dataset this worker has installed;
     its `lease_token` is shown once, and every write to the trial must carry it."""
-    worker = own_worker(storage, worker_id, token)
-    storage.touch_worker(worker_id=worker_id)
-    # Finalizations first: their studies hand out no search trials until they are done.
-    finalization = storage.lease_finalization(worker=worker, lease_seconds=settings.lease_seconds)
-    if finalization is not None:
-        study = storage.get_study(name=finalization.study_name)
-        return AskResponse(status="ok", evaluation=evaluation_job(finalization, study))
-    excluded = set(body.exclude) if body else set()
-    waiting = []
-    for name in storage.servable_studies(worker=worker):
-        if name in excluded:
-            continue
-        try:
-            result = storage.ask(
-                study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id
-            )
-        except UnsafeProposal as exc:  # one unsamplable study must not block the others
-            waiting.append(f"{name}: {exc}")
-            continue
-        count_expired(result.expired)
-        if result.status == "ok":
-            return ask_response(result)
-        if result.status == "wait":
-            waiting.append(f"{name}: {result.reason}")
-    if waiting:
-        return AskResponse(status="wait", reason="; ".join(waiting))
-    storage.touch_worker(worker_id=worker_id, state="idle")
-    return AskResponse(status="done", reason="no running study this worker can serve")
+    work = lease_work(
+        storage=storage,
+        worker=own_worker(storage, worker_id, token),
+        proposer=samplers,
+        token_id=token.id,
+        lease_seconds=settings.lease_seconds,
+        exclude=set(body.exclude) if body else set(),
+    )
+    if isinstance(work, FinalizationLease):
+        return AskResponse(status="ok", evaluation=evaluation_job(work.finalization, work.study))
+    return ask_response(work)
 
 
 @router.post("/{worker_id}/goodbye")

@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Receive, Scope, Send
 
-from parzen.service.dashboard import analysis, auth, compare, data, pages
+from parzen.service.dashboard import analysis, auth, compare, data, not_found, pages
 from parzen.service.dashboard.cache import StudyCache
 from parzen.service.dashboard.templating import HERE, PLOTLY_VERSION
 
@@ -42,6 +42,7 @@ def _plotly_gzipped() -> bytes:
 def install(app: FastAPI) -> None:
     app.state.dashboard_cache = StudyCache()
     app.add_exception_handler(auth.LoginRequired, auth.redirect_to_login)
+    app.add_exception_handler(not_found.PageNotFound, not_found.not_found_page)
     app.add_middleware(DashboardGZip, minimum_size=1024, compresslevel=6)
     for module in (auth, pages, data, analysis, compare):
         app.include_router(module.router)

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse, Response
 
 from parzen.service.dashboard import views
 from parzen.service.dashboard.auth import PageViewerDep, ViewerDep
+from parzen.service.dashboard.not_found import found
 from parzen.service.dashboard.templating import render
 from parzen.service.deps import SettingsDep, StorageDep
-from parzen.service.storage import NotFoundError, Storage
+from parzen.service.storage import Storage
 
 router = APIRouter(include_in_schema=False)
 MIN_STUDIES, MAX_STUDIES = 2, 5
@@ -65,10 +66,8 @@ def _series(storage: Storage, name: str) -> dict[str, Any]:
 @router.get("/dashboard/api/compare")
 def compare_data(storage: StorageDep, _: ViewerDep, study: Studies) -> JSONResponse:
     names = _checked(study)
-    try:
-        return views.json_response({"studies": [_series(storage, n) for n in names]})
-    except NotFoundError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
+    # A missing study is the API's JSON 404 (service/main.py's NotFoundError handler).
+    return views.json_response({"studies": [_series(storage, n) for n in names]})
 
 
 @router.get("/compare")
@@ -80,12 +79,8 @@ def compare_page(
     study: Studies,
 ) -> Response:
     names = _checked(study)
-    series = []
-    try:
+    with found(token):
         series = [_series(storage, n) for n in names]
-    except NotFoundError as exc:
-        context = {"auth": settings.auth, "token": token, "message": str(exc)}
-        return render(request, "not_found.html", context, status.HTTP_404_NOT_FOUND)
     keys = list(dict.fromkeys(k for s in series for k in (s["best_params"] or {})))
     context = {
         "auth": settings.auth,

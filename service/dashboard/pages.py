@@ -8,9 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 
-from parzen.service.api.params import StudyName, TrialId, TrialNumber
+from parzen.service.api.params import TrialId, TrialNumber
 from parzen.service.dashboard import views
 from parzen.service.dashboard.auth import PageViewerDep
+from parzen.service.dashboard.not_found import PageStudyDep, found
 from parzen.service.dashboard.params import ParamView
 from parzen.service.dashboard.report import study_report
 from parzen.service.dashboard.templating import render
@@ -22,7 +23,7 @@ from parzen.service.dashboard.views import (
     study_summary,
 )
 from parzen.service.deps import SettingsDep, StorageDep
-from parzen.service.storage import NotFoundError, Storage, StudyRecord, TokenRecord, TrialRecord
+from parzen.service.storage import Storage, StudyRecord, TokenRecord, TrialRecord
 
 router = APIRouter(include_in_schema=False)
 MEDIAN_EPOCHS = 20_000  # epochs read for a pruned trial's median curve (the oldest first)
@@ -45,16 +46,12 @@ def studies_page(
 @router.get("/studies/{name}")
 def study_page(
     request: Request,
-    name: StudyName,
+    study: PageStudyDep,
     storage: StorageDep,
     settings: SettingsDep,
     token: PageViewerDep,
     partial: bool = False,
 ) -> Response:
-    try:
-        study = storage.get_study(name=name)
-    except NotFoundError as exc:
-        return _not_found(request, settings.auth, token, str(exc))
     context = _shared(settings.auth, token) | _study_context(storage, study)
     return render(request, "study_summary.html" if partial else "study.html", context)
 
@@ -62,18 +59,16 @@ def study_page(
 @router.get("/studies/{name}/trials/{number}")
 def trial_page(
     request: Request,
-    name: StudyName,
+    study: PageStudyDep,
     number: TrialNumber,
     storage: StorageDep,
     settings: SettingsDep,
     token: PageViewerDep,
     partial: bool = False,
 ) -> Response:
-    try:
-        study = storage.get_study(name=name)
+    name = study.name
+    with found(token):
         trial = storage.get_trial(study_name=name, number=number)
-    except NotFoundError as exc:
-        return _not_found(request, settings.auth, token, str(exc))
     context = _shared(settings.auth, token) | _trial_context(study, trial)
     if trial.state == "pruned":  # against what it was stopped: the others' median per epoch
         context["page_data"]["median"] = views.median_by_step(
@@ -83,17 +78,9 @@ def trial_page(
 
 
 @router.get("/trials/{trial_id}")
-def trial_by_id(
-    request: Request,
-    trial_id: TrialId,
-    storage: StorageDep,
-    settings: SettingsDep,
-    token: PageViewerDep,
-) -> Response:
-    try:
+def trial_by_id(trial_id: TrialId, storage: StorageDep, token: PageViewerDep) -> Response:
+    with found(token):
         trial = storage.get_trial_by_id(trial_id=trial_id)
-    except NotFoundError as exc:
-        return _not_found(request, settings.auth, token, str(exc))
     target = f"/studies/{trial.study_name}/trials/{trial.number}"
     return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
 
@@ -157,8 +144,3 @@ def _trial_context(study: StudyRecord, trial: TrialRecord) -> dict[str, Any]:
             "series": {key: [e.values.get(key) for e in epochs] for key in metrics},
         },
     }
-
-
-def _not_found(request: Request, auth: bool, token: TokenRecord, message: str) -> Response:
-    context = _shared(auth, token) | {"message": message}
-    return render(request, "not_found.html", context, status.HTTP_404_NOT_FOUND)

@@ -47,7 +47,7 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(client: TestClient, storage
     with storage.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT token_hash FROM tokens").scalars().all()
     assert token not in stored and all(len(h) == 64 for h in stored)
-    listed = client.get("/api/v1/tokens").json()
+    listed = client.get("/api/v1/tokens").json()["data"]
     viewer_id = next(t["id"] for t in listed if t["role"] == "viewer")
     assert client.delete(f"/api/v1/tokens/{viewer_id}").status_code == 204
     after = client.get("/api/v1/studies", headers={"Authorization": f"Bearer {token}"})

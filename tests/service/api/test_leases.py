@@ -98,7 +98,7 @@ def test_late_complete_is_kept_as_its_attempts_result_and_stops_the_running_one(
     assert refused.status_code == 409 and refused.json()["detail"] == reason
     assert _detail(client) == detail
     assert [(v["attempt"], v["step"]) for v in detail["intermediate"]] == [(1, 1), (2, 1)]
-    by_id = {w["id"]: w for w in client.get("/api/v1/workers").json()}
+    by_id = {w["id"]: w for w in client.get("/api/v1/workers").json()["data"]}
     assert by_id[workers["a"]]["trials_done"] == 1 and by_id[workers["a"]]["state"] == "idle"
     assert by_id[workers["b"]]["current_trial_id"] is None
     assert client.get("/api/v1/studies/s1").json()["state"] == "complete"
@@ -251,7 +251,7 @@ def test_a_report_counts_as_the_worker_being_seen(client: TestClient) -> None:
 
     def seen() -> str:
         return str(
-            next(w for w in client.get("/api/v1/workers").json() if w["id"] == worker)[
+            next(w for w in client.get("/api/v1/workers").json()["data"] if w["id"] == worker)[
                 "last_seen_at"
             ]
         )

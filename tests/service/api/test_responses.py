@@ -37,3 +37,37 @@ def test_operation_ids_read_as_resource_and_action() -> None:
     ids = {op["operationId"] for _, _, op in _operations()}
     assert "studies-create_study" in ids and "trials-tell" in ids
     assert not any("api_v1" in str(i) for i in ids)
+
+
+# The operations whose stored state can refuse them (storage raises ConflictError): a study
+# name taken, a state change, a superseded lease, a trial told twice, a finalization running.
+CONFLICTS = {
+    "studies-create_study",
+    "studies-pause_study",
+    "studies-resume_study",
+    "studies-stop_study",
+    "trials-ask",
+    "trials-report",
+    "trials-heartbeat",
+    "trials-tell",
+    "trials-release",
+    "finalization-finalize",
+    "finalization-heartbeat",
+    "finalization-finish",
+    "artifacts-upload",
+}
+
+
+def test_exactly_the_routes_that_can_conflict_declare_409() -> None:
+    """Fails if a route that can answer 409 does not say so, or a read claims it can."""
+    declaring = {str(op["operationId"]) for _, _, op in _operations() if "409" in op["responses"]}  # type: ignore[operator]
+    assert declaring == CONFLICTS
+
+
+def test_error_answers_declare_the_detail_model() -> None:
+    """Fails if a declared error answer loses its schema (`{"detail": ...}`)."""
+    for method, path, op in _operations():
+        for code, answer in op["responses"].items():  # type: ignore[attr-defined]
+            if code.startswith(("4", "5")):
+                schema = answer["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorPublic"}, (method, path, code)

@@ -113,3 +113,18 @@ def test_pruner_is_stored_and_validated(client: TestClient) -> None:
     assert bad.status_code == 422 and bad.json()["detail"][0]["path"] == "$.pruner"
     plain = client.post("/api/v1/studies", json=study_body(name="s3")).json()
     assert plain["pruner"] == {"type": "none"}
+
+
+def test_a_bad_space_and_an_unknown_algorithm_are_one_422_naming_both(client: TestClient) -> None:
+    """Breaks if the study checks stop running as validators of StudyCreate, so that a body
+    with several problems is refused one problem at a time."""
+    space = {"lr": {"type": "loguniform", "low": 0, "high": 1}}
+    body = study_body(space=space, algorithm="tpe-nope", pruner={"type": "sha"}, seed=-1)
+    response = client.post("/api/v1/studies", json=body)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    paths = {issue.get("path") for issue in detail}
+    assert {"$.space.lr.low", "$.algorithm", "$.pruner"} <= paths
+    assert any(issue["loc"] == ["body", "seed"] for issue in detail)
+    assert "tpe-nope" in str(detail)
+    assert client.get("/api/v1/studies").json()["count"] == 0

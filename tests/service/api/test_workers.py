@@ -20,11 +20,11 @@ def test_lease_only_hands_out_what_the_worker_can_run(client: TestClient) -> Non
     able = _register(client, ["mlp", "convnet"], ["digits"])
     leased = client.post(f"/api/v1/workers/{able}/lease").json()
     assert leased["status"] == "ok" and leased["trial"]["study"] == "s1"
-    workers = {w["id"]: w for w in client.get("/api/v1/workers").json()}
+    workers = {w["id"]: w for w in client.get("/api/v1/workers").json()["data"]}
     assert workers[able]["current_trial_id"] == leased["trial"]["id"]
     assert workers[able]["state"] == "busy" and workers[unable]["current_trial_id"] is None
     api_tell(client, leased["trial"], "complete", 0.5)
-    after = {w["id"]: w for w in client.get("/api/v1/workers").json()}[able]
+    after = {w["id"]: w for w in client.get("/api/v1/workers").json()["data"]}[able]
     assert after["trials_done"] == 1 and after["current_trial_id"] is None
 
 
@@ -35,7 +35,7 @@ def test_unknown_worker_is_refused_as_another_tokens_worker(client: TestClient) 
 
 
 def _workers(client: TestClient) -> dict[str, dict[str, object]]:
-    return {str(w["id"]): w for w in client.get("/api/v1/workers").json()}
+    return {str(w["id"]): w for w in client.get("/api/v1/workers").json()["data"]}
 
 
 def test_goodbye_marks_the_worker_exited_and_hands_its_trial_back_uncounted(
@@ -88,3 +88,13 @@ def test_goodbye_only_from_the_worker_s_own_token(client: TestClient) -> None:
         refused = client.post(f"/api/v1/workers/{worker}/goodbye", headers=other)
         assert refused.status_code == 403
     assert _workers(client)[worker]["state"] == "idle"
+
+
+def test_workers_and_tokens_lists_answer_data_and_count(client: TestClient) -> None:
+    """Breaks if /workers or /tokens stop answering the `{data, count}` envelope that
+    /studies and /trials answer."""
+    _register(client, ["mlp"], ["digits"])
+    workers = client.get("/api/v1/workers").json()
+    assert set(workers) == {"data", "count"} and workers["count"] == len(workers["data"]) == 1
+    tokens = client.get("/api/v1/tokens").json()
+    assert set(tokens) == {"data", "count"} and tokens["count"] == len(tokens["data"])
