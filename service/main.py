@@ -132,9 +132,20 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
 
 
 def _operation_id(route: APIRoute) -> str:
-    """Readable operation ids for generated clients: `studies-create_study`, not
-    `create_study_api_v1_studies_post` (the FastAPI template's idiom)."""
-    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+    """Readable operation ids for generated clients: `studies-create`, `trials-get_by_id`,
+    not `create_study_api_v1_studies_post` (the FastAPI template's
+    `generate_unique_id_function` idiom); the route's own name, less the resource its tag
+    already names."""
+    if not route.tags:
+        return route.name
+    tag = str(route.tags[0])
+    nouns = {tag, _singular(tag)}
+    action = [word for word in route.name.split("_") if word not in nouns]
+    return f"{tag}-{'_'.join(action) or route.name}"
+
+
+def _singular(noun: str) -> str:
+    return noun[:-3] + "y" if noun.endswith("ies") else noun.removesuffix("s")
 
 
 def _warn_without_admin(storage: Storage) -> None:
