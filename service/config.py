@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Failed tokens a client address may send in a minute before it gets 429.",
     )
+    token_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="Seconds a server process trusts a token it authenticated without asking "
+        "the database again: a revocation reaches other replicas within this time (0: never "
+        "cached).",
+    )
     lease_seconds: float = Field(
         60.0, gt=0, description="Default lease of a running trial; reports and heartbeats renew it."
     )

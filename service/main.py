@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.state.settings = settings
     app.state.storage = storage
+    storage.cache_tokens(seconds=settings.token_cache_seconds)
     app.state.samplers = SamplerPool()
     app.state.artifacts = open_store(settings)
     app.state.auth_failures = FailureLimiter(limit=settings.auth_failures_per_minute)

@@ -108,3 +108,31 @@ def test_start_up_warns_once_when_no_admin_token_exists(
     with TestClient(create_app(settings, storage)):
         pass
     assert not [r for r in caplog.records if "no admin token" in r.getMessage()]
+
+
+def test_a_token_revoked_on_one_replica_is_refused_by_another_after_the_cache_seconds(
+    settings: Settings, storage: Storage
+) -> None:
+    """PARZEN_TOKEN_CACHE_SECONDS bounds how long another replica trusts a revoked token."""
+    import time
+
+    settings = settings.model_copy(update={"token_cache_seconds": 0.5})
+    other = Storage(storage.engine)
+    with (
+        TestClient(create_app(settings, storage)) as here,
+        TestClient(create_app(settings, other)) as there,
+    ):
+        here.headers["Authorization"] = there.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+        token = _token(here, "viewer")
+        viewer = {"Authorization": f"Bearer {token}"}
+        assert there.get("/api/v1/studies", headers=viewer).status_code == 200
+        viewer_id = next(
+            t["id"] for t in here.get("/api/v1/tokens").json()["data"] if t["name"] == "viewer test"
+        )
+        assert here.delete(f"/api/v1/tokens/{viewer_id}").status_code == 204
+        revoked_at = time.monotonic()
+        assert here.get("/api/v1/studies", headers=viewer).status_code == 401
+        if time.monotonic() - revoked_at < 0.4:
+            assert there.get("/api/v1/studies", headers=viewer).status_code == 200
+        time.sleep(0.6)
+        assert there.get("/api/v1/studies", headers=viewer).status_code == 401
