@@ -13,7 +13,7 @@ trial, and the anytime curve (that best against epochs spent, PNG). The headline
 share of TPE-without-pruning's budget that Parzen's best halving pruner needs to reach the
 quality TPE-without-pruning ends with (within one standard error).
 
-    python -m bench.pruning                     # 3 tasks x 3 seeds x 8 methods
+    python -m bench.pruning                     # 3 tasks x 6 seeds x 8 methods, 3,888 epochs
     python -m bench.pruning --seeds 2 --tasks mlp-digits   # a quick look
     python -m bench.pruning --tasks mlp-digits --out a.json   # one task per process, then
     python -m bench.pruning --combine a.json b.json c.json    # the tables of them all
@@ -29,14 +29,14 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from bench.pruning_curves import EPOCHS, Curves, load
+from bench.pruning_report import report
 
 WORKERS = 16
 METHODS = (
@@ -51,7 +51,6 @@ METHODS = (
 )
 HALVING = {"min_epochs": 1, "reduction_factor": 3, "max_epochs": EPOCHS}
 MEDIAN = {"n_startup_trials": 5, "n_warmup_steps": 2}
-PNG = Path(__file__).parent / "data" / "pruning_anytime.png"
 
 
 class Search(Protocol):
@@ -61,7 +60,7 @@ class Search(Protocol):
 
     def report(self, handle: Any, epoch: int, value: float) -> bool: ...  # True: stop
 
-    def tell(self, handle: Any, state: str, value: float) -> None: ...
+    def tell(self, handle: Any, state: Literal["complete", "pruned"], value: float) -> None: ...
 
 
 @dataclass
@@ -190,10 +189,10 @@ class ParzenSearch:
         )
         return result.should_stop
 
-    def tell(self, handle: Any, state: str, value: float) -> None:
+    def tell(self, handle: Any, state: Literal["complete", "pruned"], value: float) -> None:
         self.storage.tell(
             trial_id=handle.id, lease_token=handle.lease_token, state=state, value=value
-        )  # type: ignore[arg-type]
+        )
 
     def count_promotable(self, curves: Curves, best: float, run: Run) -> None:
         from sqlalchemy import select
@@ -262,7 +261,7 @@ class OptunaSearch:
         handle.report(value, epoch)
         return bool(handle.should_prune())
 
-    def tell(self, handle: Any, state: str, value: float) -> None:
+    def tell(self, handle: Any, state: Literal["complete", "pruned"], value: float) -> None:
         import optuna
 
         if state == "complete":
@@ -274,27 +273,11 @@ class OptunaSearch:
         pass
 
 
-def mean_se(values: list[float]) -> tuple[float, float]:
-    data = np.array([v for v in values if not math.isnan(v)])
-    if len(data) < len(values) or not len(data):
-        return math.nan, math.nan
-    se = float(data.std(ddof=1) / math.sqrt(len(data))) if len(data) > 1 else 0.0
-    return float(data.mean()), se
-
-
-def epochs_to_reach(runs: list[Run], target: float, budget: int) -> float:
-    """The first multiple of one trial's epochs at which the seeds' mean best reaches it."""
-    for spent in range(EPOCHS, budget + 1, EPOCHS // 3):
-        mean, _ = mean_se([run.best_at(spent)[0] for run in runs])
-        if not math.isnan(mean) and mean >= target:
-            return spent
-    return math.inf
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=48, help="budget: this many full trials")
+    parser.add_argument("--seeds", type=int, default=6)
+    # 144 full trials: with 16 workers none ends before 16 x 27 epochs, a ninth of the budget
+    parser.add_argument("--trials", type=int, default=144, help="budget: this many full trials")
     parser.add_argument("--tasks", nargs="*", default=None)
     parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=METHODS)
     parser.add_argument("--out", type=Path, help="also keep the runs in this JSON file")
@@ -352,118 +335,6 @@ def make_search(method: str, curves: Curves, seed: int, template: Path, tmp: Pat
     if method.startswith("parzen"):
         return ParzenSearch(template, tmp, curves, method, seed)
     return OptunaSearch(curves, method, seed)
-
-
-def report(
-    tasks: list[Curves],
-    methods: list[str],
-    results: dict[tuple[str, str], list[Run]],
-    budget: int,
-) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=140)
-    ratios: dict[str, list[float]] = {}
-    marks = [budget // 2, 3 * budget // 4, budget]
-    for curves in tasks:
-        base = results[(curves.name, "parzen tpe")]
-        target_mean, target_se = mean_se([run.best_at(budget)[0] for run in base])
-        target = target_mean - target_se
-        table = Table(title=f"{curves.name}: {budget} epochs, {WORKERS} workers", min_width=120)
-        for column in ("method", "trials", "to the end", "best val", "its test"):
-            table.add_column(column, justify="left" if column == "method" else "right")
-        for mark in marks[:-1]:
-            table.add_column(f"best val @{mark}", justify="right")
-        table.add_column("epochs to TPE's quality", justify="right")
-        for method in methods:
-            runs = results[(curves.name, method)]
-            val = mean_se([run.best_at(budget)[0] for run in runs])
-            test = mean_se([run.best_at(budget)[1] for run in runs])
-            reach = epochs_to_reach(runs, target, budget)
-            ratios.setdefault(method, []).append(reach / budget)
-            table.add_row(
-                method,
-                f"{np.mean([r.trials for r in runs]):.0f}",
-                f"{np.mean([r.completed for r in runs]):.0f}",
-                _shown(val),
-                _shown(test),
-                *(_shown(mean_se([run.best_at(m)[0] for run in runs])) for m in marks[:-1]),
-                f"{reach:.0f} ({reach / budget:.2f})" if math.isfinite(reach) else "never",
-            )
-        console.print(table)
-    plot(tasks, methods, results, budget)
-    summary = Table(title="epochs to reach TPE-without-pruning's final quality / its budget")
-    summary.add_column("method")
-    for curves in tasks:
-        summary.add_column(curves.name, justify="right")
-    summary.add_column("mean", justify="right")
-    for method in methods:
-        shares = ratios[method]
-        summary.add_row(method, *(f"{s:.2f}" for s in shares), f"{np.mean(shares):.2f}")
-    console.print(summary)
-    promotion = Table(title="would promotion pay? trials stopped at a rung, summed over seeds")
-    for column in (
-        "task",
-        "method",
-        "stopped",
-        "in the rung's top at the end",
-        "would beat the best",
-    ):
-        promotion.add_column(column)
-    for (task, method), runs in results.items():
-        if method in methods and any(r.stopped for r in runs):
-            sums = [
-                sum(getattr(r, f) for r in runs)
-                for f in ("stopped", "promotable", "promotable_better")
-            ]
-            promotion.add_row(task, method, *(str(v) for v in sums))
-    console.print(promotion)
-    parzen = [m for m in methods if m in ("parzen tpe + asha", "parzen tpe + hyperband")]
-    headline = min((float(np.mean(ratios[m])) for m in parzen), default=math.nan)
-    print(f"pruning_epochs_ratio_at_equal_quality: {headline:.2f}")
-
-
-def _shown(pair: tuple[float, float]) -> str:
-    mean, se = pair
-    return "-" if math.isnan(mean) else f"{mean:.4f} ± {se:.4f}"
-
-
-def plot(
-    tasks: list[Curves],
-    methods: list[str],
-    results: dict[tuple[str, str], list[Run]],
-    budget: int,
-) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 4.2), squeeze=False)
-    marks = list(range(EPOCHS, budget + 1, EPOCHS // 3))
-    for axis, curves in zip(axes[0], tasks, strict=True):
-        for method in methods:
-            runs = results[(curves.name, method)]
-            stats = [mean_se([run.best_at(m)[0] for run in runs]) for m in marks]
-            mean = np.array([s[0] for s in stats])
-            se = np.array([s[1] for s in stats])
-            style: Callable[..., Any] = axis.plot
-            line = style(marks, mean, label=method, ls="-" if "parzen" in method else "--")[0]
-            axis.fill_between(marks, mean - se, mean + se, alpha=0.12, color=line.get_color())
-        finals = [
-            mean_se([r.best_at(budget)[0] for r in results[(curves.name, m)]])[0] for m in methods
-        ]
-        top = max(f for f in finals if not math.isnan(f))
-        axis.set_ylim(top - 0.06, top + 0.01)  # the first completions start far below
-        axis.set_title(curves.name)
-        axis.set_xlabel("epochs trained (16 workers)")
-        axis.set_ylabel("best final val accuracy (mean ± SE)")
-        axis.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7, loc="lower right")
-    figure.tight_layout()
-    figure.savefig(PNG, dpi=110)
-    print(f"wrote {PNG}")
 
 
 if __name__ == "__main__":
