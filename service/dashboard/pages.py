@@ -17,6 +17,7 @@ from parzen.service.dashboard.report import study_report
 from parzen.service.dashboard.templating import render
 from parzen.service.dashboard.views import (
     best_params,
+    epoch_summary,
     finished_count,
     last_activity,
     study_summaries,
@@ -104,7 +105,7 @@ def _study_context(storage: Storage, study: StudyRecord) -> dict[str, Any]:
     activity = last_activity(storage, study, stamp.last_intermediate_id)
     return {
         "study": study,
-        "summary": study_summary(study, activity),
+        "summary": study_summary(study, activity, epoch_summary(storage, study)),
         "last_activity": activity,
         "best": best,
         "best_params": best_params(best),

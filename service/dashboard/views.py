@@ -44,9 +44,38 @@ def study_summaries(storage: Storage, studies: list[StudyRecord]) -> list[dict[s
     return [study_summary(s, moments.get(s.name, s.created_at)) for s in studies]
 
 
-def study_summary(study: StudyRecord, activity: datetime | None = None) -> dict[str, Any]:
+def study_max_epochs(study: StudyRecord) -> int | None:
+    """Where a trial's training ends: the halving pruner's `max_epochs`, else the objective's
+    when the study's workers train a built-in model; unknown for plain ask/tell studies."""
+    top = study.pruner.get("max_epochs")
+    if top is None and study.objective.get("builder"):
+        top = study.objective.get("max_epochs")
+    return None if top is None else int(top)
+
+
+def epoch_summary(storage: Storage, study: StudyRecord) -> dict[str, Any]:
+    """Epochs spent and saved, and the epoch budget's progress (`budget.max_epochs_total`)."""
+    account = storage.epoch_account(study_name=study.name, max_epochs=study_max_epochs(study))
+    budget = study.max_epochs_total
+    trained_in_full = account.spent + (account.saved or 0)
+    return {
+        "spent": account.spent,
+        "saved": account.saved,
+        "max_epochs": account.max_epochs,
+        "saved_share": account.saved / trained_in_full
+        if account.saved is not None and trained_in_full
+        else None,
+        "budget": budget,
+        "progress": min(1.0, account.spent / budget) if budget else None,
+    }
+
+
+def study_summary(
+    study: StudyRecord, activity: datetime | None = None, epochs: dict[str, Any] | None = None
+) -> dict[str, Any]:
     finished = finished_count(study)
     return {
+        "epochs": epochs,
         "name": study.name,
         "state": study.state,
         "direction": study.direction,
@@ -97,6 +126,7 @@ def trial_row(trial: TrialRecord, view: ParamView) -> dict[str, Any]:
     return {
         "number": trial.number,
         "state": trial.state,
+        "pruned_reason": trial.pruned_reason,
         "value": trial.value,
         "last_step": trial.last_step,
         "attempt": trial.attempt,

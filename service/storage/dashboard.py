@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
@@ -19,6 +19,7 @@ from parzen.service.storage.base import StorageCore
 from parzen.service.storage.lookups import study_by_name, study_id_by_name
 from parzen.service.storage.reads import page_of_trials
 from parzen.service.storage.records import FINISHED_STATES, TrialRecord, TrialState
+from parzen.service.storage.rungs import epochs_trained
 
 TableOrder = Literal["number", "state", "value", "last_step", "started_at", "finished_at"]
 TABLE_ORDERS: tuple[TableOrder, ...] = (
@@ -29,6 +30,17 @@ TABLE_ORDERS: tuple[TableOrder, ...] = (
     "started_at",
     "finished_at",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class EpochAccount:
+    """Epochs a study trained (every attempt's reported epochs: what `max_epochs_total`
+    counts) and, when its end is known, the epochs its finished trials did not train against
+    training each of them to `max_epochs` (pruned or stopped early)."""
+
+    spent: int
+    saved: int | None
+    max_epochs: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +294,21 @@ class DashboardStore(StorageCore):
             study_id = study_id_by_name(session, study_name)
             rows = session.execute(_complete_with_value(study_id, Trial.last_step)).all()
         return [(n, v, steps or 0) for n, v, steps in rows if v is not None]
+
+    def epoch_account(self, *, study_name: str, max_epochs: int | None) -> EpochAccount:
+        """Two aggregates (the epochs, and the finished trials' `last_step`), no row loops."""
+        with self.session() as session:
+            study_id = study_id_by_name(session, study_name)
+            spent = epochs_trained(session, study_id)
+            if max_epochs is None:
+                return EpochAccount(spent, None, None)
+            short = func.coalesce(Trial.last_step, 0)
+            saved = session.scalar(
+                select(func.sum(case((short < max_epochs, max_epochs - short), else_=0))).where(
+                    Trial.study_id == study_id, Trial.state.in_(("complete", "pruned"))
+                )
+            )
+            return EpochAccount(spent, int(saved or 0), max_epochs)
 
     def study_worker_ids(self, *, study_name: str) -> set[str]:
         """Workers that ran an attempt of this study's trials (the study's workers card)."""

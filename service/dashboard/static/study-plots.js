@@ -202,7 +202,8 @@ function intAxis(dim) {
   return { tickmode: "array", tickvals: ticks, ticktext: ticks.map(String) };
 }
 
-// Learning curves: running trials in blue, finished ones light, the best in green.
+// Learning curves coloured by outcome (complete, pruned at its rung, failed, running), one
+// legend entry per outcome; the best complete trial drawn thick.
 export async function curves(div, data, direction, studyName) {
   const drawn = data.curves.filter((c) => c.steps.length);
   if (!drawn.length) return empty(div, "No epoch reported yet: curves appear as workers report.");
@@ -215,18 +216,24 @@ export async function curves(div, data, direction, studyName) {
   }
   const traces = drawn.map((c) => {
     const running = c.state === "running";
-    const color = running ? STATE_COLORS.running : c === best ? STATE_COLORS.complete
-      : c.state === "pruned" ? STATE_COLORS.pruned : "#9ca3af";
+    const strong = running || c === best;
     return {
-      type: "scatter", mode: running ? "lines+markers" : "lines", name: `trial ${c.number}`,
+      type: "scatter", mode: running || c.steps.length === 1 ? "lines+markers" : "lines",
+      name: `trial ${c.number}`, legendgroup: c.state, showlegend: false,
       x: c.steps, y: c.values, customdata: c.steps.map(() => c.number),
-      line: { color, width: running || c === best ? 2.5 : 1.2 },
-      opacity: running || c === best ? 1 : 0.55, marker: { size: 5 },
+      line: { color: STATE_COLORS[c.state] ?? "#9ca3af", width: strong ? 2.5 : 1.2 },
+      opacity: strong ? 1 : 0.55, marker: { size: 5 },
       hovertemplate: `trial ${c.number} (${c.state})<br>epoch %{x}: %{y:${NUMBER}}<extra></extra>`,
     };
   });
+  // One legend entry per outcome drawn (a click on it hides that outcome's curves).
+  const outcomes = [...new Set(drawn.map((c) => c.state))];
+  traces.push(...outcomes.map((state) => ({
+    type: "scatter", mode: "lines", name: state, legendgroup: state, showlegend: true,
+    x: [null], y: [null], hoverinfo: "skip", line: { color: STATE_COLORS[state] ?? "#9ca3af", width: 2.5 },
+  })));
   await draw(div, traces, {
-    showlegend: false,
+    showlegend: true, legend: { orientation: "h", y: 1.12 },
     xaxis: { title: { text: "epoch" }, tickformat: "d", dtick: Math.max(...drawn.map((c) => c.steps.length)) < 12 ? 1 : undefined },
     yaxis: { title: { text: data.metric }, tickformat: NUMBER },
   });

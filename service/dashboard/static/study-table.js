@@ -141,7 +141,8 @@ export class TrialTable {
     const link = el("a", { href: `/studies/${encodeURIComponent(this.studyName)}/trials/${row.number}` }, String(row.number));
     const cells = [
       el("td", { class: "num" }, link),
-      el("td", {}, badge(row.state)),
+      el("td", {}, badge(row.state), row.pruned_reason
+        ? el("span", { class: "pruned-reason small muted", title: row.pruned_reason }, row.pruned_reason) : null),
       el("td", { class: "num" }, fmt(row.value)),
       el("td", { class: "num" }, row.last_step === null ? "—" : String(row.last_step)),
       el("td", { class: "num" }, String(row.attempt)),

@@ -185,3 +185,22 @@ def test_table_trials_sort_by_a_parameter_with_inactive_ones_last(storage: Stora
     assert [r.vals["learning_rate"] for r in rates] == sorted(
         r.vals["learning_rate"] for r in rates
     )
+
+
+def test_epoch_account_counts_every_epoch_and_what_the_stopped_trials_saved(
+    storage: Storage, pool: SamplerPool
+) -> None:
+    """Fails if the study page's "epochs spent / saved" drifts from the epoch budget's count
+    (every reported epoch) or credits running trials with savings they have not made yet."""
+    storage.create_study(spec=study_spec(max_parallel=10))
+    _run(storage, pool, value=1.0, steps=5)  # trained to the end: saves nothing
+    stopped = _run(storage, pool, value=None, steps=2)
+    store_tell(storage, stopped, state="pruned")  # 3 epochs saved
+    _run(storage, pool, value=0.5, steps=4)  # early-stopped: 1 saved
+    _run(storage, pool, value=None, steps=1)  # running: counted as spent, not as saved
+    account = storage.epoch_account(study_name="study", max_epochs=5)
+    assert (account.spent, account.saved, account.max_epochs) == (12, 4, 5)
+    unknown = storage.epoch_account(study_name="study", max_epochs=None)
+    assert (unknown.spent, unknown.saved) == (12, None)
+    with pytest.raises(NotFoundError):
+        storage.epoch_account(study_name="nope", max_epochs=5)

@@ -9,7 +9,7 @@ from typing import Any
 from parzen.service.server import ServerThread
 from parzen.worker.client import ParzenClient
 from tests.service.dashboard.browser.conftest import Console, screenshot, sign_in
-from tests.service.dashboard.fill import STUDY, fill_demo
+from tests.service.dashboard.fill import STUDY, fill_demo, study_body
 
 
 def _drawn(page: Any, *plots: str) -> None:
@@ -209,3 +209,56 @@ def test_clicking_a_timeline_bar_opens_its_trial(
     _click_point(page, bar)
     page.wait_for_url(f"{live_server.url}/studies/{STUDY}/trials/{number}")
     assert console.errors == []
+
+
+def _asha_study(api: ParzenClient) -> int:
+    """Four trials trained to epoch 9 and a fifth cut at the first rung by the server's ASHA;
+    returns the pruned trial's number."""
+    body = study_body(name="asha")
+    body["objective"]["max_epochs"] = 9
+    body["pruner"] = {"type": "asha", "min_epochs": 1, "reduction_factor": 3}
+    body["budget"]["max_epochs_total"] = 100
+    api.create_study(body)
+    for loss in (0.2, 0.3, 0.4, 0.5):
+        trial = api.ask("asha").trial
+        assert trial is not None
+        for step in range(1, 10):
+            api.report(
+                trial.id, step, {"val_loss": loss + 0.1 / step}, lease_token=trial.lease_token
+            )
+        api.tell(trial.id, "complete", loss + 0.01, lease_token=trial.lease_token)
+    cut = api.ask("asha").trial
+    assert cut is not None
+    assert api.report(cut.id, 1, {"val_loss": 5.0}, lease_token=cut.lease_token)
+    api.tell(cut.id, "pruned", lease_token=cut.lease_token)
+    return cut.number
+
+
+def test_pruned_trials_show_their_rung_reason_the_epochs_saved_and_their_own_colour(
+    live_server: ServerThread, api: ParzenClient, viewer_token: str, browser: Any, console: Console
+) -> None:
+    """Fails if the study page stops saying why a trial was pruned (in the table), how many
+    epochs the pruner saved and spent against the epoch budget, or draws a pruned learning
+    curve in the colour of a complete one."""
+    number = _asha_study(api)
+    reason = api.trial("asha", number)["pruned_reason"]
+    assert reason and reason.startswith("epoch 1: ")
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    console.watch(page)
+    try:
+        sign_in(page, live_server, viewer_token, "/studies/asha")
+        _drawn(page, "curves")
+        epochs = page.locator("#epochs").text_content() or ""
+        # 4 x 9 + 1 epochs of a budget of 100; the pruned trial saved 8 of its 9.
+        assert "37 / 100 epochs" in epochs and "8 saved" in epochs, epochs
+        row = page.locator(f"#trials tr[data-number='{number}']")
+        assert reason in (row.locator(".pruned-reason").get_attribute("title") or "")
+        colours = page.evaluate(
+            "() => Object.fromEntries(document.getElementById('curves').data"
+            ".filter((t) => t.name.startsWith('trial ')).map((t) => [t.legendgroup, t.line.color]))"
+        )
+        assert set(colours) == {"complete", "pruned"} and colours["complete"] != colours["pruned"]
+        screenshot(page, "study-pruned")
+        assert console.errors == []
+    finally:
+        page.close()
