@@ -20,6 +20,7 @@ Each is a function of its own, so that one adopted can be moved into the sampler
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -62,12 +63,13 @@ def _pending(sampler: Any) -> np.ndarray:
 
 
 def propose_growing(sampler: Any, number: int) -> dict[str, float | int]:
-    base = sampler._n_ei_candidates
-    sampler._n_ei_candidates = base * min(1 + len(_pending(sampler)), 10)
+    base = sampler._settings
+    grown = base.n_ei_candidates * min(1 + len(_pending(sampler)), 10)
+    sampler._settings = dataclasses.replace(base, n_ei_candidates=grown)
     try:
         return _original_propose(sampler, number)
     finally:
-        sampler._n_ei_candidates = base
+        sampler._settings = base
 
 
 def sample_group_not_running(
@@ -87,7 +89,7 @@ def sample_group_not_running(
         active = ~np.isnan(x).any(axis=1)
         good = sampler._mixture(kernels, x, below & active, below=True)
         bad = sampler._mixture(kernels, x, above & active, below=False)
-        candidates = good.sample(rng, sampler._n_ei_candidates)
+        candidates = good.sample(rng, sampler._settings.n_ei_candidates)
         score = good.log_pdf(candidates) - bad.log_pdf(candidates)
         running = x[_pending(sampler)]
         running = running[~np.isnan(running).any(axis=1)]

@@ -9,9 +9,11 @@ from parzen.service.algorithms.base import (
     Sampler,
     TrialState,
     make_sampler,
+    parse_algorithm,
     validate_algorithm,
 )
 from parzen.service.algorithms.random import RandomSampler
+from parzen.service.algorithms.tpe_settings import TPESettings
 
 if TYPE_CHECKING:
     from parzen.service.algorithms.tpe import TPESampler
@@ -23,8 +25,10 @@ __all__ = [
     "RandomSampler",
     "Sampler",
     "TPESampler",
+    "TPESettings",
     "TrialState",
     "make_sampler",
+    "parse_algorithm",
     "validate_algorithm",
 ]
 

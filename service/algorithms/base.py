@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 import numpy as np
 
+from parzen.service.algorithms.tpe_settings import TPESettings
 from parzen.service.space import SearchSpace
 from parzen.service.suggest import did_you_mean
 
@@ -40,10 +41,11 @@ class AlgorithmSettingsError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class _Setting:
-    default: int | float
-    integer: bool
-    low: float  # exclusive unless low_inclusive
+class _Rule:
+    """What a setting's value must be; its default is TPESettings' field."""
+
+    integer: bool = False
+    low: float = 0.0  # exclusive unless low_inclusive
     high: float | None = None  # exclusive
     low_inclusive: bool = False
     boolean: bool = False
@@ -70,38 +72,40 @@ class _Setting:
         return f"{kind} {'>=' if self.low_inclusive else '>'} {self.low:g}"
 
 
-_BOOLEAN_TRUE = _Setting(True, integer=False, low=0, boolean=True)
-# Both TPEs take the same settings with the same defaults: hyperopt's except
-# n_startup_trials (hyperopt: 20 startup jobs) and gamma, which is Optuna's rule (the best
-# min(ceil(gamma * finished), 25) trials form the good group; hyperopt's own is
-# ceil(0.25 * sqrt(n))): bench/search_quality.py, average rank 5.09 -> 4.13 among 7 TPE
-# variants; for tpe-mv these are Optuna's defaults. constant_liar: pending trials join the
-# bad group (true) or are left out (false).
-_TPE_SETTINGS: dict[str, _Setting] = {
-    "n_startup_trials": _Setting(10, integer=True, low=0, low_inclusive=True),
-    "gamma": _Setting(0.1, integer=False, low=0, high=1),
-    "n_ei_candidates": _Setting(24, integer=True, low=1, low_inclusive=True),
-    "prior_weight": _Setting(1.0, integer=False, low=0),
-    "constant_liar": _BOOLEAN_TRUE,
+# One rule per field of TPESettings, in its order.
+_TPE_RULES: dict[str, _Rule] = {
+    "n_startup_trials": _Rule(integer=True, low=0, low_inclusive=True),
+    "gamma": _Rule(low=0, high=1),
+    "n_ei_candidates": _Rule(integer=True, low=1, low_inclusive=True),
+    "prior_weight": _Rule(low=0),
+    "constant_liar": _Rule(boolean=True),
 }
-_SETTINGS: dict[str, dict[str, _Setting]] = {
+_RULES: dict[str, dict[str, _Rule]] = {
     "random": {},
-    "tpe": _TPE_SETTINGS,
-    "tpe-mv": _TPE_SETTINGS,
+    "tpe": _TPE_RULES,
+    "tpe-mv": _TPE_RULES,
 }
-ALGORITHMS: tuple[str, ...] = tuple(_SETTINGS)
+ALGORITHMS: tuple[str, ...] = tuple(_RULES)
 
 
 def validate_algorithm(name: str, settings: Mapping[str, object]) -> dict[str, object]:
     """Settings with defaults filled in; AlgorithmSettingsError says what to fix."""
-    return dict(_validated(name, settings))
+    parsed = parse_algorithm(name, settings)
+    return {} if parsed is None else asdict(parsed)
+
+
+def parse_algorithm(name: str, settings: Mapping[str, object]) -> TPESettings | None:
+    """The TPESettings of a tpe or tpe-mv study, defaults filled in; None for random, which
+    takes none. AlgorithmSettingsError lists every problem at once."""
+    given = _validated(name, settings)
+    return None if name == "random" else TPESettings(**given)
 
 
 def make_sampler(
     name: str, settings: Mapping[str, object], space: SearchSpace, seed: int
 ) -> Sampler:
-    valid = _validated(name, settings)
-    if name == "random":
+    tpe_settings = parse_algorithm(name, settings)
+    if tpe_settings is None:
         from parzen.service.algorithms.random import RandomSampler
 
         return RandomSampler(space, seed=seed)
@@ -114,15 +118,7 @@ def make_sampler(
         from parzen.service.algorithms.tpe import TPESampler  # imports hyperopt, slow to load
 
         sampler_class = TPESampler
-    return sampler_class(
-        space,
-        seed=seed,
-        n_startup_trials=int(valid["n_startup_trials"]),
-        gamma=float(valid["gamma"]),
-        n_ei_candidates=int(valid["n_ei_candidates"]),
-        prior_weight=float(valid["prior_weight"]),
-        constant_liar=bool(valid["constant_liar"]),
-    )
+    return sampler_class(space, seed=seed, settings=tpe_settings)
 
 
 def check_seed(seed: int) -> int:
@@ -140,31 +136,34 @@ def trial_rng(seed: int, number: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, number]))
 
 
-def _validated(name: str, settings: Mapping[str, object]) -> dict[str, int | float]:
-    if name not in _SETTINGS:
+def _validated(name: str, settings: Mapping[str, object]) -> dict[str, Any]:
+    """The settings given, normalized; the ones left out keep TPESettings' defaults."""
+    if name not in _RULES:
         raise AlgorithmSettingsError(
             f"unknown algorithm {name!r}; expected one of: {', '.join(ALGORITHMS)}"
             f"{did_you_mean(str(name), ALGORITHMS)}"
         )
     if not isinstance(settings, Mapping):
         raise AlgorithmSettingsError(f"settings must be an object (got {settings!r})")
-    specs = _SETTINGS[name]
-    problems = [_unknown_setting(name, str(key), specs) for key in settings if key not in specs]
-    valid: dict[str, int | float] = {}
-    for key, spec in specs.items():
-        value = settings.get(key, spec.default)
-        normalized = spec.normalize(value)
+    rules = _RULES[name]
+    problems = [_unknown_setting(name, str(key), rules) for key in settings if key not in rules]
+    given: dict[str, Any] = {}
+    for key, rule in rules.items():
+        if key not in settings:
+            continue
+        value = settings[key]
+        normalized = rule.normalize(value)
         if normalized is None:
-            problems.append(f"{key} must be {spec.rule()} (got {value!r})")
+            problems.append(f"{key} must be {rule.rule()} (got {value!r})")
         else:
-            valid[key] = normalized
+            given[key] = normalized
     if problems:
         raise AlgorithmSettingsError("; ".join(problems))
-    return valid
+    return given
 
 
-def _unknown_setting(name: str, key: str, specs: Mapping[str, _Setting]) -> str:
-    if not specs:
+def _unknown_setting(name: str, key: str, rules: Mapping[str, _Rule]) -> str:
+    if not rules:
         return f"unknown setting {key!r}: {name} takes no settings"
-    hint = did_you_mean(key, specs)
-    return f"unknown setting {key!r} for {name}{hint}; known settings: {', '.join(specs)}"
+    hint = did_you_mean(key, rules)
+    return f"unknown setting {key!r} for {name}{hint}; known settings: {', '.join(rules)}"

@@ -22,6 +22,7 @@ from parzen.service.algorithms.base import (
     trial_seed,
 )
 from parzen.service.algorithms.random import RandomSampler
+from parzen.service.algorithms.tpe_settings import TPESettings
 from parzen.service.space import (
     Bounded,
     Categorical,
@@ -54,21 +55,15 @@ class TPESampler(Sampler):
         space: SearchSpace,
         *,
         seed: int,
-        n_startup_trials: int = 10,
-        gamma: float = 0.1,
-        n_ei_candidates: int = 24,
-        prior_weight: float = 1.0,
-        constant_liar: bool = True,
+        settings: TPESettings = TPESettings(),
     ) -> None:
         self._space = space
-        self._constant_liar = constant_liar
-        self._gamma = gamma
+        self._settings = settings
         self._seed = check_seed(seed)
-        self._n_startup_trials = n_startup_trials
         self._suggest_options: dict[str, Any] = {
-            "gamma": gamma,
-            "n_EI_candidates": n_ei_candidates,
-            "prior_weight": prior_weight,
+            "gamma": settings.gamma,
+            "n_EI_candidates": settings.n_ei_candidates,
+            "prior_weight": settings.prior_weight,
             "n_startup_jobs": 0,  # our own startup phase counts finished trials only
             "verbose": False,
         }
@@ -116,7 +111,7 @@ class TPESampler(Sampler):
     def propose(self, number: int) -> dict[str, float | int]:
         if self._domain is None:
             return {}
-        if len(self._finished) < self._n_startup_trials:
+        if len(self._finished) < self._settings.n_startup_trials:
             return self._random.propose(number)
         seed = trial_seed(self._seed, number)
         [doc] = tpe.suggest([number], self._domain, self._trials, seed, **self._options())
@@ -131,7 +126,7 @@ class TPESampler(Sampler):
         # hyperopt's good group is the best ceil(gamma * sqrt(n)) of all n trials it is given,
         # pending ones included (3 of 100, 4 of 200 at gamma 0.25); ours is Optuna's
         # min(ceil(gamma * finished), 25): pass hyperopt the gamma that gives that count.
-        n_below = min(math.ceil(self._gamma * len(self._finished)), _GAMMA_CAP)
+        n_below = min(math.ceil(self._settings.gamma * len(self._finished)), _GAMMA_CAP)
         n_docs = len(self._trials.trials)
         if n_below < 1 or n_docs < 1:
             return self._suggest_options
@@ -152,7 +147,7 @@ class TPESampler(Sampler):
 
     def _fill(self, doc: dict[str, Any], obs: Observation) -> None:
         doc["state"] = _JOB_STATES[obs.state]
-        if not self._constant_liar and obs.state in ("queued", "running"):
+        if not self._settings.constant_liar and obs.state in ("queued", "running"):
             doc["state"] = JOB_STATE_ERROR  # left out, as failed ones are
         if obs.state in FINISHED_STATES:
             doc["result"] = {"status": "ok", "loss": _finite_or_inf(obs.loss)}

@@ -46,6 +46,7 @@ from parzen.service.algorithms.tpe_kernels import (
     _NumericPart,
     _optuna_weights,
 )
+from parzen.service.algorithms.tpe_settings import TPESettings
 from parzen.service.space import Categorical, Dimension, SearchSpace, SubSpace
 
 __all__ = ["MultivariateTPESampler", "_CategoricalPart", "_Choice", "_NumericPart", "_kernel"]
@@ -60,19 +61,11 @@ class MultivariateTPESampler(Sampler):
         space: SearchSpace,
         *,
         seed: int,
-        n_startup_trials: int = 10,
-        gamma: float = 0.1,
-        n_ei_candidates: int = 24,
-        prior_weight: float = 1.0,
-        constant_liar: bool = True,
+        settings: TPESettings = TPESettings(),
     ) -> None:
         self._space = space
         self._seed = check_seed(seed)
-        self._n_startup_trials = n_startup_trials
-        self._gamma = gamma
-        self._n_ei_candidates = n_ei_candidates
-        self._prior_weight = prior_weight
-        self._constant_liar = constant_liar
+        self._settings = settings
         self._random = RandomSampler(space, seed=seed)
         self._kernels = {label: _kernel(dim) for label, dim in space.dimensions.items()}
         self._column = {label: j for j, label in enumerate(space.dimensions)}
@@ -102,7 +95,7 @@ class MultivariateTPESampler(Sampler):
                 # A diverged model's NaN (or a pruned trial without a score) is the worst.
                 loss = obs.loss
                 self._loss[row] = math.inf if loss is None or math.isnan(loss) else loss
-            elif obs.state == "failed" or not self._constant_liar:
+            elif obs.state == "failed" or not self._settings.constant_liar:
                 self._state[row] = _IGNORED
             else:
                 self._state[row] = _PENDING
@@ -111,9 +104,9 @@ class MultivariateTPESampler(Sampler):
         n = len(self._rows)
         state = self._state[:n]
         finished = np.flatnonzero(state == _FINISHED)
-        if not self._kernels or len(finished) < self._n_startup_trials:
+        if not self._kernels or len(finished) < self._settings.n_startup_trials:
             return self._random.propose(number)
-        n_below = min(math.ceil(self._gamma * len(finished)), MAX_BELOW)
+        n_below = min(math.ceil(self._settings.gamma * len(finished)), MAX_BELOW)
         # Ties in loss go to the older trial: the split never depends on arrival order.
         order = finished[np.lexsort((self._number[finished], self._loss[finished]))]
         below = np.zeros(n, dtype=bool)
@@ -155,7 +148,7 @@ class MultivariateTPESampler(Sampler):
             active = ~np.isnan(x).any(axis=1)
             good = self._mixture(kernels, x, below & active, below=True)
             bad = self._mixture(kernels, x, above & active, below=False)
-            candidates = good.sample(rng, self._n_ei_candidates)
+            candidates = good.sample(rng, self._settings.n_ei_candidates)
             best = _best(candidates, good.log_pdf(candidates) - bad.log_pdf(candidates))
             for kernel, value in zip(kernels, best, strict=True):
                 vals[kernel.dim.label] = (
@@ -173,7 +166,7 @@ class MultivariateTPESampler(Sampler):
         picked = np.flatnonzero(rows)
         picked = picked[np.argsort(self._number[picked], kind="stable")]  # oldest first
         weights = np.ones(len(picked)) if below else _optuna_weights(len(picked))
-        return _Mixture(kernels, x[picked], weights, self._prior_weight)
+        return _Mixture(kernels, x[picked], weights, self._settings.prior_weight)
 
 
 def _best(candidates: np.ndarray, score: np.ndarray) -> np.ndarray:

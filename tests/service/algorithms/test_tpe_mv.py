@@ -11,60 +11,18 @@ import pytest
 from parzen.service.algorithms import (
     AlgorithmSettingsError,
     Observation,
-    RandomSampler,
     make_sampler,
     validate_algorithm,
 )
 from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
-from tests.service.algorithms.test_tpe import (
-    BOUNDED,
+from parzen.service.algorithms.tpe_settings import TPESettings
+from tests.service.algorithms.cases import (
     MIXED,
     SQUARE,
     Vals,
     history,
-    min_distance,
-    mixed_loss,
     run,
-    square,
 )
-
-
-def test_same_history_in_any_order_gives_the_same_proposal() -> None:
-    done = history(MIXED, 24, mixed_loss)
-    done[3] = Observation(4, "pruned", done[3].vals, done[3].loss)
-    done[5] = Observation(6, "failed", done[5].vals, None)
-    pending = [Observation(25, "running", done[0].vals, None)]
-
-    first = MultivariateTPESampler(MIXED, seed=3)
-    first.observe(done + pending)
-    second = MultivariateTPESampler(MIXED, seed=3)
-    second.observe(pending)
-    for obs in reversed(done):  # each one seen first as running, then finished
-        second.observe([Observation(obs.number, "running", obs.vals, None)])
-        second.observe([obs])
-    proposals = [first.propose(26), first.propose(27)]
-    assert proposals == [second.propose(26), second.propose(27)]
-    assert proposals[0] != proposals[1]
-    assert proposals[0] != MultivariateTPESampler(MIXED, seed=4).propose(26)
-    assert list(proposals[0]) == MIXED.active_labels(proposals[0])
-
-
-def test_startup_phase_counts_finished_trials_only() -> None:
-    done = history(SQUARE, 9, square)
-    pending = [Observation(k, "running", {"x": 0.5, "y": 0.5}, None) for k in range(10, 30)]
-    sampler = MultivariateTPESampler(SQUARE, seed=1, n_startup_trials=10)
-    sampler.observe(done + pending)
-    assert sampler.propose(30) == RandomSampler(SQUARE, seed=1).propose(30)
-    sampler.observe(history(SQUARE, 10, square)[-1:])
-    assert sampler.propose(30) != RandomSampler(SQUARE, seed=1).propose(30)
-
-
-def test_beats_random_on_a_quadratic() -> None:
-    seeds = range(6)
-    tpe = np.array([run(MultivariateTPESampler(SQUARE, seed=s), square, 40) for s in seeds])
-    rnd = np.array([run(RandomSampler(SQUARE, seed=s), square, 40) for s in seeds])
-    assert tpe[:, 20:].mean() < 0.5 * rnd[:, 20:].mean()
-    assert tpe.min(axis=1).mean() < 0.5 * rnd.min(axis=1).mean()
 
 
 def valley(vals: Vals) -> float:
@@ -81,75 +39,11 @@ def test_models_the_dimensions_jointly() -> None:
     ]
     noise = history(SQUARE, 40, lambda vals: 50.0 + valley(vals), seed=7)
     noise = [Observation(o.number + 10, o.state, o.vals, o.loss) for o in noise]
-    sampler = MultivariateTPESampler(SQUARE, seed=0, gamma=0.2)
+    sampler = MultivariateTPESampler(SQUARE, seed=0, settings=TPESettings(gamma=0.2))
     sampler.observe(line + noise)
     proposals = [sampler.propose(number) for number in range(51, 71)]
     off_diagonal = np.median([abs(v["x"] - v["y"]) for v in proposals])
     assert off_diagonal < 1.0, proposals
-
-
-def test_pending_trials_keep_parallel_proposals_apart() -> None:
-    with_liar, without = [], []
-    for seed in range(6):
-        done = history(SQUARE, 20, square, seed=seed)
-        liar = MultivariateTPESampler(SQUARE, seed=seed)
-        plain = MultivariateTPESampler(SQUARE, seed=seed, constant_liar=False)
-        for sampler, distances in ((liar, with_liar), (plain, without)):
-            sampler.observe(done)
-            proposals = []
-            for number in range(21, 29):
-                proposals.append(sampler.propose(number))
-                sampler.observe([Observation(number, "running", proposals[-1], None)])
-            distances.append(min_distance(proposals))
-    assert np.mean(with_liar) > 2 * np.mean(without), (with_liar, without)
-
-
-def test_failed_trials_are_left_out_of_the_model() -> None:
-    done = history(SQUARE, 12, square)
-    bad = [Observation(k, "failed", {"x": 1.0, "y": -2.0}, None) for k in range(13, 21)]
-    reference = MultivariateTPESampler(SQUARE, seed=2)
-    reference.observe(done)
-    with_failed = MultivariateTPESampler(SQUARE, seed=2)
-    with_failed.observe(done + [Observation(o.number, "running", o.vals, None) for o in bad])
-    assert with_failed.propose(21) != reference.propose(21)
-    with_failed.observe(bad)
-    assert with_failed.propose(21) == reference.propose(21)
-
-
-def test_conditional_branches_are_all_explored_and_well_formed() -> None:
-    sampler = MultivariateTPESampler(MIXED, seed=5, n_startup_trials=5)
-    layers = set()
-    for number in range(1, 41):
-        vals = sampler.propose(number)
-        assert list(vals) == MIXED.active_labels(vals)
-        MIXED.params_from_vals(vals)
-        layers.add(vals["layer"])
-        sampler.observe([Observation(number, "complete", vals, mixed_loss(vals))])
-    assert layers == {0, 1, 2}
-
-
-@pytest.mark.parametrize("sign", [1, -1])
-def test_values_stay_on_the_grid_at_the_edges(sign: int) -> None:
-    def toward_edge(vals: Vals) -> float:
-        return sign * sum(
-            vals[k] / (b[1] - b[0]) for k, dim in BOUNDED.dimensions.items() if (b := dim.bounds)
-        )
-
-    sampler = MultivariateTPESampler(BOUNDED, seed=9, n_startup_trials=3)
-    proposals = []
-    for number in range(1, 41):
-        vals = sampler.propose(number)
-        proposals.append(vals)
-        sampler.observe([Observation(number, "complete", vals, toward_edge(vals))])
-        assert all(type(vals[k]) is int for k in ("i", "istep", "ilog"))
-        assert all(type(vals[k]) is float for k in ("lu", "qu", "qlu"))
-        assert -3 <= vals["i"] <= 3 and vals["istep"] in (10, 40, 70, 100)
-        assert 1 <= vals["ilog"] <= 1000 and 1e-4 <= vals["lu"] <= 1e-2
-        assert vals["qu"] in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
-        assert 5 <= vals["qlu"] <= 100 and vals["qlu"] % 5 == 0
-    edge = {"i": -3, "istep": 10, "qu": 0.2} if sign == 1 else {"i": 3, "istep": 100, "qu": 0.7}
-    for label, value in edge.items():
-        assert sum(vals[label] == value for vals in proposals) >= 3
 
 
 def test_gaussian_and_weighted_choices_are_sampled() -> None:
@@ -162,7 +56,7 @@ def test_gaussian_and_weighted_choices_are_sampled() -> None:
             "p": {"type": "pchoice", "options": ["a", "b"], "probabilities": [0.9, 0.1]},
         }
     )
-    sampler = MultivariateTPESampler(space, seed=0, n_startup_trials=2)
+    sampler = MultivariateTPESampler(space, seed=0, settings=TPESettings(n_startup_trials=2))
 
     def loss(vals: Vals) -> float:
         return (vals["n"] - 1) ** 2 + vals["p"]

@@ -19,9 +19,10 @@ from scipy.special import logsumexp
 from parzen.service.algorithms import Observation, RandomSampler
 from parzen.service.algorithms.tpe_kernels import _logsumexp_rows
 from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
+from parzen.service.algorithms.tpe_settings import TPESettings
 from parzen.service.space import SearchSpace, parse_space
 from tests.service.algorithms import reference_tpe_mv
-from tests.service.algorithms.test_tpe import BOUNDED, MIXED
+from tests.service.algorithms.cases import BOUNDED, MIXED
 
 NESTED = parse_space(
     {
@@ -72,7 +73,7 @@ def loss_of(vals: dict[str, Any], rng: np.random.Generator) -> float | None:
 def drive(space: SearchSpace, seed: int, steps: int, **settings: Any) -> None:
     """Ask both samplers `steps` times in closed loop, trials finishing out of order (each
     seen first as running, then finished): every proposal must be identical."""
-    fast = MultivariateTPESampler(space, seed=seed, **settings)
+    fast = MultivariateTPESampler(space, seed=seed, settings=TPESettings(**settings))
     plain = reference_tpe_mv.MultivariateTPESampler(space, seed=seed, **settings)
     rng = np.random.default_rng(seed)
     running: dict[int, dict[str, Any]] = {}
