@@ -10,7 +10,8 @@ exchange "vals" (label -> natural value, or option index for choices, active lab
 and `SearchSpace.params_from_vals` turns them into the nested parameters a builder gets.
 
 The package, by concern: model.py (the nodes, their distributions, the dimensions),
-parser.py (`parse_space` and its error messages), values.py (`SearchSpace`: vals to params).
+parser.py (`parse_space` and its error messages), paths.py (the JSON paths and values those
+messages show), values.py (`SearchSpace`: vals to params).
 """
 
 from parzen.service.space.model import (

@@ -25,6 +25,7 @@ from parzen.service.space.model import (
     SubSpace,
     no_multiple_within,
 )
+from parzen.service.space.paths import child_path, show
 from parzen.service.space.values import SearchSpace, walk_all
 from parzen.service.suggest import did_you_mean
 
@@ -90,11 +91,11 @@ class _Parser:
     def params(self, raw: object, path: str, *, prefix: str) -> SubSpace:
         params: dict[str, Constant | Dimension] = {}
         for name, value in raw.items() if isinstance(raw, Mapping) else ():
-            child = _child_path(path, name)
+            child = child_path(path, name)
             if not isinstance(name, str) or not NAME_PATTERN.match(name):
                 self.issue(
                     child,
-                    f"invalid parameter name {_show(name)}: use letters, digits, "
+                    f"invalid parameter name {show(name)}: use letters, digits, "
                     "'_' and '-', starting with a letter or '_'",
                 )
                 continue
@@ -153,7 +154,7 @@ class _Parser:
         missing = [key for key in _REQUIRED[kind] if key not in raw]
         for key in unknown:
             hint = did_you_mean(str(key), known)
-            self.issue(_child_path(path, key), f"unknown field '{key}' for {kind}{hint}")
+            self.issue(child_path(path, key), f"unknown field '{key}' for {kind}{hint}")
         for key in missing:
             self.issue(path, f"missing field '{key}'")
         return not missing
@@ -171,7 +172,7 @@ class _Parser:
     def number(self, value: object, path: str) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
             note = "; booleans are not numbers" if isinstance(value, bool) else ""
-            self.issue(path, f"must be a number (got {_show(value)}{note})")
+            self.issue(path, f"must be a number (got {show(value)}{note})")
             return None
         if not math.isfinite(value):
             self.issue(path, f"must be a finite number (got {value})")
@@ -184,14 +185,14 @@ class _Parser:
     def positive(self, raw: Mapping[Any, Any], key: str, path: str) -> float | None:
         value = self.field_number(raw, key, path)
         if value is not None and value <= 0:
-            self.issue(f"{path}.{key}", f"{key} must be > 0 (got {_show(raw[key])})")
+            self.issue(f"{path}.{key}", f"{key} must be > 0 (got {show(raw[key])})")
             return None
         return value
 
     def integer(self, raw: Mapping[Any, Any], key: str, path: str, rule: str) -> int | None:
         value = self.field_number(raw, key, path)
         if value is not None and not value.is_integer():
-            self.issue(f"{path}.{key}", f"{rule} (got {_show(raw[key])})")
+            self.issue(f"{path}.{key}", f"{rule} (got {show(raw[key])})")
             return None
         return None if value is None else int(value)
 
@@ -205,16 +206,16 @@ def _parse_bounded(p: _Parser, raw: Mapping[Any, Any], path: str, label: str) ->
     if log and low <= 0:
         p.issue(
             f"{path}.low",
-            f"{kind} bounds must be > 0 (got low={_show(raw['low'])}); "
+            f"{kind} bounds must be > 0 (got low={show(raw['low'])}); "
             "use uniform for ranges that include 0",
         )
     elif low >= high:
-        p.issue(f"{path}.low", f"low ({_show(raw['low'])}) must be < high ({_show(raw['high'])})")
+        p.issue(f"{path}.low", f"low ({show(raw['low'])}) must be < high ({show(raw['high'])})")
     elif q is not None and no_multiple_within(low, high, q):
         p.issue(
             f"{path}.q",
-            f"no multiple of q ({_show(raw['q'])}) lies within "
-            f"[{_show(raw['low'])}, {_show(raw['high'])}]; widen the range or lower q",
+            f"no multiple of q ({show(raw['q'])}) lies within "
+            f"[{show(raw['low'])}, {show(raw['high'])}]; widen the range or lower q",
         )
     return Bounded(low, high, q, log)
 
@@ -233,7 +234,7 @@ def _parse_int(p: _Parser, raw: Mapping[Any, Any], path: str, label: str) -> Int
     step = p.integer(raw, "step", path, "step must be an integer") if "step" in raw else 1
     log = raw.get("log", False)
     if not isinstance(log, bool):
-        p.issue(f"{path}.log", f"log must be true or false (got {_show(log)})")
+        p.issue(f"{path}.log", f"log must be true or false (got {show(log)})")
     if low is None or high is None or step is None:
         return None
     if step < 1:
@@ -257,7 +258,7 @@ def _parse_int(p: _Parser, raw: Mapping[Any, Any], path: str, label: str) -> Int
 def _parse_choice(p: _Parser, raw: Mapping[Any, Any], path: str, label: str) -> Categorical | None:
     raw_options, where = raw["options"], f"{path}.options"
     if not isinstance(raw_options, list | tuple):
-        p.issue(where, f"options must be a list (got {_show(raw_options)})")
+        p.issue(where, f"options must be a list (got {show(raw_options)})")
         return None
     if not raw_options:
         p.issue(where, f"{raw['type']} needs at least one option")
@@ -267,7 +268,7 @@ def _parse_choice(p: _Parser, raw: Mapping[Any, Any], path: str, label: str) -> 
     for i, value in enumerate(raw_options):
         key = json.dumps(value, sort_keys=True, default=repr)
         if key in first_index:
-            shown = "sub-space" if isinstance(value, Mapping) else _show(value)
+            shown = "sub-space" if isinstance(value, Mapping) else show(value)
             p.issue(
                 f"{where}[{i}]",
                 f"duplicate option {shown} (same as options"
@@ -297,7 +298,7 @@ def _branch_tag(option: Mapping[Any, Any], index: int) -> str:
 def _parse_probabilities(p: _Parser, raw: Mapping[Any, Any], path: str) -> tuple[float, ...] | None:
     values, where = raw["probabilities"], f"{path}.probabilities"
     if not isinstance(values, list | tuple):
-        p.issue(where, f"probabilities must be a list of numbers (got {_show(values)})")
+        p.issue(where, f"probabilities must be a list of numbers (got {show(values)})")
         return None
     numbers = [p.number(value, f"{where}[{i}]") for i, value in enumerate(values)]
     probs = tuple(n for n in numbers if n is not None)
@@ -312,7 +313,7 @@ def _parse_probabilities(p: _Parser, raw: Mapping[Any, Any], path: str) -> tuple
         )
     elif negative:
         i = negative[0]
-        p.issue(f"{where}[{i}]", f"probabilities must be >= 0 (got {_show(values[i])})")
+        p.issue(f"{where}[{i}]", f"probabilities must be >= 0 (got {show(values[i])})")
     elif abs(sum(probs) - 1) > PROBABILITY_TOLERANCE:
         p.issue(where, f"probabilities must sum to 1 (got {sum(probs):.6g})")
     return probs
@@ -337,18 +338,5 @@ _PARSERS: dict[str, _NodeParser] = {
 def _unknown_type_message(kind: object) -> str:
     expected = ", ".join(sorted(_PARSERS))
     if not isinstance(kind, str):
-        return f"type must be a string naming one of: {expected} (got {_show(kind)})"
+        return f"type must be a string naming one of: {expected} (got {show(kind)})"
     return f"unknown type '{kind}'; expected one of: {expected}{did_you_mean(kind, _PARSERS)}"
-
-
-def _child_path(path: str, name: object) -> str:
-    if isinstance(name, str) and NAME_PATTERN.match(name):
-        return f"{path}.{name}"
-    return f"{path}[{json.dumps(name if isinstance(name, str) else str(name))}]"
-
-
-def _show(value: object) -> str:
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
