@@ -1,5 +1,8 @@
 """FastAPI dependencies, named once with Annotated and used by every route.
 
+Those that touch no database are `async def`: FastAPI runs a plain `def` dependency in its
+thread pool, a hop that costs more than the dependency itself on a route as hot as a report.
+
 Authentication comes before any lookup: a dependency that looks something up by a path
 parameter depends on the role check itself (`viewer_study`, `admin_study`), so however a
 route orders its parameters, a caller without a token gets 401 and one with too weak a role
@@ -8,7 +11,7 @@ route orders its parameters, a caller without a token gets 401 and one with too 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from functools import cache
 from typing import Annotated
 
@@ -25,22 +28,22 @@ from parzen.service.storage import Storage, StudyRecord, TokenRecord
 from parzen.service.storage.records import ROLE_RANK, Role
 
 
-def get_storage(request: Request) -> Storage:
+async def get_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_artifacts(request: Request) -> ArtifactStore:
+async def get_artifacts(request: Request) -> ArtifactStore:
     store: ArtifactStore = request.app.state.artifacts
     return store
 
 
-def get_samplers(request: Request) -> SamplerPool:
+async def get_samplers(request: Request) -> SamplerPool:
     pool: SamplerPool = request.app.state.samplers
     return pool
 
@@ -107,15 +110,20 @@ def current_token(
     return token
 
 
+def check_role(token: TokenRecord, role: Role) -> TokenRecord:
+    """`token` if its role is at least `role`, else 403."""
+    if ROLE_RANK[token.role] < ROLE_RANK[role]:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            f"this needs a {role} token; yours is {token.role}",
+        )
+    return token
+
+
 @cache  # one check per role, so FastAPI runs it once per request however often it is named
-def require(role: Role) -> Callable[[TokenRecord], TokenRecord]:
-    def check(token: Annotated[TokenRecord, Depends(current_token)]) -> TokenRecord:
-        if ROLE_RANK[token.role] < ROLE_RANK[role]:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                f"this needs a {role} token; yours is {token.role}",
-            )
-        return token
+def require(role: Role) -> Callable[[TokenRecord], Coroutine[None, None, TokenRecord]]:
+    async def check(token: Annotated[TokenRecord, Depends(current_token)]) -> TokenRecord:
+        return check_role(token, role)
 
     return check
 

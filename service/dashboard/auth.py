@@ -31,8 +31,8 @@ from parzen.service.deps import (
     SettingsDep,
     StorageDep,
     authenticate,
+    check_role,
     current_token,
-    require,
 )
 from parzen.service.storage import StudyRecord, TokenRecord
 
@@ -52,7 +52,7 @@ class LoginRequired(Exception):
         self.next_url, self.refused = next_url, refused
 
 
-def _credentials(
+async def _credentials(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> HTTPAuthorizationCredentials | None:
@@ -69,7 +69,7 @@ def viewer_token(
     request: Request, storage: StorageDep, settings: SettingsDep, credentials: CredentialsDep
 ) -> TokenRecord:
     """The dashboard's data endpoints: 401, 403 or 429 as the API answers them."""
-    return require("viewer")(current_token(request, storage, settings, credentials))
+    return check_role(current_token(request, storage, settings, credentials), "viewer")
 
 
 def page_token(

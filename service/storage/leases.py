@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -55,6 +55,24 @@ def start_attempt(
     return token
 
 
+class AttemptView(Protocol):
+    """What the holder checks read of an attempt: its ORM row, or a row read in Core."""
+
+    @property
+    def trial_id(self) -> int: ...
+    @property
+    def attempt(self) -> int: ...
+    @property
+    def token_id(self) -> int | None: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+_A = TypeVar("_A", bound=AttemptView)
+
+
 def holding(
     session: Session,
     *,
@@ -70,6 +88,14 @@ def holding(
             TrialAttempt.lease_token_hash == hash_lease(lease_token),
         )
     )
+    return check_holder(held, trial_id=trial_id, token_id=token_id, attempt=attempt)
+
+
+def check_holder(
+    held: _A | None, *, trial_id: int, token_id: int | None, attempt: int | None
+) -> _A:
+    """`held` (the attempt found by the lease token's hash) if the caller may write with it:
+    403 for no attempt or another bearer token, 409 for another attempt named."""
     if held is None:
         raise ForbiddenError(
             f"this lease token belongs to no attempt of trial {trial_id}: "
@@ -104,7 +130,7 @@ def holding_locked(
     return study_id, stamp, held
 
 
-def not_current(held: TrialAttempt, state: str, current: int) -> ConflictError:
+def not_current(held: AttemptView, state: str, current: int) -> ConflictError:
     """Why an attempt that lost its lease (or gave it back) cannot write any more."""
     if held.outcome == "superseded":
         return ConflictError(held.error or f"attempt {held.attempt} was superseded")
@@ -204,12 +230,6 @@ def may_upload(trial: Trial, held: TrialAttempt) -> bool:
     if held.outcome == "expired":
         return trial.state in ("running", "queued", "failed")
     return held.outcome == "complete" and trial.attempt == held.attempt
-
-
-def see_worker(session: Session, worker_id: str | None, now: datetime) -> None:
-    """A busy worker counts as seen while it reports."""
-    if worker_id is not None:
-        session.execute(update(Worker).where(Worker.id == worker_id).values(last_seen_at=now))
 
 
 class AttemptArtifactStore(StorageCore):

@@ -11,25 +11,25 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from parzen.service.algorithms.pruners import make_pruner
 from parzen.service.db.base import utcnow
-from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
+from parzen.service.db.models import Study, Trial
+from parzen.service.storage import report_sql
 from parzen.service.storage.attempts import count_for_worker, end_attempt
 from parzen.service.storage.base import StorageCore, lease_until, lock_study
 from parzen.service.storage.errors import ConflictError
 from parzen.service.storage.leases import (
     FINISHED,
+    AttemptView,
     LateComplete,
+    check_holder,
     complete_late,
-    holding,
+    hash_lease,
     holding_locked,
     may_complete_late,
     not_current,
-    see_worker,
 )
 from parzen.service.storage.lookups import no_trial, study_id_by_name
 from parzen.service.storage.reads import detailed, finite, finite_json, told
@@ -51,73 +51,58 @@ class ResultStore(StorageCore):
         token_id: int | None = None,
     ) -> ReportResult:
         """Store one step's metrics of the attempt this lease token names and renew its lease;
-        `step=None` is a heartbeat."""
+        `step=None` is a heartbeat. Core statements on the session's connection
+        (report_sql.py): 2 for a heartbeat, 3 for a report, then the pruner's."""
         now = utcnow()
         with self.session() as session:
-            row = session.execute(
-                select(
-                    Trial.state,
-                    Trial.attempt,
-                    Study.metric,
-                    Study.lease_seconds,
-                    Study.id,
-                    Study.pruner,
-                    Study.direction,
-                    Study.name,
-                    Trial.number,
-                )
-                .join(Study)
-                .where(Trial.id == trial_id)
-            ).one_or_none()
-            if row is None:
+            conn = session.connection()
+            target = report_sql.read_target(conn, trial_id, hash_lease(lease_token))
+            if target is None:
                 raise no_trial(trial_id)
-            state, current, metric, lease_seconds, study_id, pruner, direction, name, number = row
-            held = holding(
-                session,
-                trial_id=trial_id,
-                lease_token=lease_token,
-                token_id=token_id,
-                attempt=attempt,
-            )
-            see_worker(session, held.worker_id, now)
-            if state != "running" or held.attempt != current:
-                return _stale_report(held, state, current)
+            held = check_holder(target.held, trial_id=trial_id, token_id=token_id, attempt=attempt)
+            report_sql.see_worker(conn, held, now)
+            current = target.current
+            if target.state != "running" or held.attempt != current:
+                return _stale_report(held, target.state, current)
             values = finite_json(values)
-            changes: dict[str, Any] = {"lease_expires_at": lease_until(now, lease_seconds)}
-            value = finite(values.get(metric)) if values else None
+            changes: dict[str, Any] = {"lease_expires_at": lease_until(now, target.lease_seconds)}
+            value = finite(values.get(target.metric)) if values else None
             if step is not None:
                 changes |= {"last_step": step, "last_intermediate": value}
-            updated = session.execute(
-                update(Trial)
-                .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == current)
-                .values(**changes)
-                .returning(Trial.id)
-            ).scalar_one_or_none()
-            if not updated:  # expired or finished meanwhile: answer as for a stale attempt
-                session.refresh(held)
-                now_state, now_current = session.execute(
-                    select(Trial.state, Trial.attempt).where(Trial.id == trial_id)
-                ).one()
-                return _stale_report(held, now_state, now_current)
-            if step is not None:
-                self._upsert_intermediate(session, trial_id, current, step, value, values)
-            if step is None or value is None:
+            if not report_sql.renew(conn, trial_id, current, changes):
+                # Expired or finished meanwhile: answer as for a stale attempt.
+                now_state, now_current = report_sql.current_state(conn, trial_id)
+                return _stale_report(report_sql.held_again(conn, held), now_state, now_current)
+            if step is None:
                 return ReportResult(False)
-            report = RungReport(
-                study_id=study_id,
-                study_name=name,
+            report_sql.upsert_intermediate(
+                conn,
+                postgres=self.is_postgres,
                 trial_id=trial_id,
-                number=number,
                 attempt=current,
                 step=step,
                 value=value,
-                metric=metric,
-                maximize=direction == "maximize",
+                values=values,
+                now=now,
             )
-            reason = pruning_reason(session, make_pruner(pruner), report, postgres=self.is_postgres)
+            if value is None:
+                return ReportResult(False)
+            report = RungReport(
+                study_id=target.study_id,
+                study_name=target.study_name,
+                trial_id=trial_id,
+                number=target.number,
+                attempt=current,
+                step=step,
+                value=value,
+                metric=target.metric,
+                maximize=target.direction == "maximize",
+            )
+            pruner = make_pruner(target.pruner)
+            reason = pruning_reason(session, pruner, report, postgres=self.is_postgres)
             if reason is None:
                 return ReportResult(False)
-            session.execute(update(Trial).where(Trial.id == trial_id).values(pruned_reason=reason))
+            conn.execute(update(Trial).where(Trial.id == trial_id).values(pruned_reason=reason))
         return ReportResult(True, reason)
 
     def tell(
@@ -234,33 +219,8 @@ class ResultStore(StorageCore):
             _complete_if_spent(session, study_id, now)
         return list(range(first, first + len(rows)))
 
-    def _upsert_intermediate(
-        self,
-        session: Session,
-        trial_id: int,
-        attempt: int,
-        step: int,
-        value: float | None,
-        values: dict[str, Any],
-    ) -> None:
-        insert = pg_insert if self.is_postgres else sqlite_insert
-        stmt = insert(IntermediateValue).values(
-            trial_id=trial_id,
-            attempt=attempt,
-            step=step,
-            value=value,
-            values=values,
-            created_at=utcnow(),
-        )
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["trial_id", "attempt", "step"],
-                set_={"value": stmt.excluded.value, "values": stmt.excluded["values"]},
-            )
-        )
 
-
-def _stale_report(held: TrialAttempt, state: str, current: int) -> ReportResult:
+def _stale_report(held: AttemptView, state: str, current: int) -> ReportResult:
     """A report from an attempt that does not run the trial: stop if it was superseded, handed
     back, or finished by its own tell; an attempt that lost its lease gets 409."""
     if held.outcome == "superseded":

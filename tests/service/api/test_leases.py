@@ -13,12 +13,13 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Trial
-from parzen.service.storage import Storage
+from parzen.service.storage import Storage, report_sql
 from tests.service.api.test_studies import study_body
 from tests.service.writes import api_heartbeat, api_release, api_report, api_tell
 
@@ -243,8 +244,12 @@ def test_the_lease_token_is_shown_once_and_stored_hashed(
     assert rows and all(token not in str(row) for row in rows)
 
 
-def test_a_report_counts_as_the_worker_being_seen(client: TestClient) -> None:
+def test_a_report_counts_as_the_worker_being_seen(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """If this fails, a worker busy on a long trial looks dead on the dashboard."""
+    # Seen at most once per SEEN_EVERY (a second): shortened so that the test stays quick.
+    monkeypatch.setattr(report_sql, "SEEN_EVERY", timedelta(milliseconds=10))
     client.post("/api/v1/studies", json=study_body())
     worker = _worker(client)
     trial = _lease(client, worker)

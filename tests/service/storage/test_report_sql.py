@@ -1,0 +1,60 @@
+"""The report path's statements, on SQLite and PostgreSQL: a heartbeat is 2, a report 3 (the
+pruner's own reads come on top), and a worker's `last_seen_at` is written at most once per
+report_sql.SEEN_EVERY. A fleet sends one report per GPU per epoch: each statement more is a
+database round trip more on the write a server answers most."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from parzen.service.db.models import Worker
+from parzen.service.proposals import SamplerPool
+from parzen.service.storage import Storage, TrialRecord, report_sql
+from tests.service.factories import study_spec
+from tests.service.statements import statements
+from tests.service.writes import store_report
+
+
+def _leased(storage: Storage) -> TrialRecord:
+    storage.create_study(spec=study_spec())
+    worker = storage.register_worker(host="h", pid=1, gpu=None, builders=[], datasets=[])
+    trial = storage.ask(study_name="study", worker_id=worker.id, proposer=SamplerPool()).trial
+    assert trial is not None
+    return trial
+
+
+def _worker_writes(sent: list[str]) -> list[str]:
+    return [s for s in sent if s.lstrip().upper().startswith("UPDATE WORKERS")]
+
+
+def test_a_heartbeat_is_two_statements_and_a_report_three(storage: Storage) -> None:
+    """If this fails, the hottest write a fleet sends got a round trip longer (a lookup that
+    the one joined read already answers, or the ORM loading rows a report never uses)."""
+    trial = _leased(storage)  # the lease has just written the worker's last_seen_at
+    with statements(storage.engine) as heartbeat:
+        assert not store_report(storage, trial, None, {}).should_stop
+    with statements(storage.engine) as report:
+        assert not store_report(storage, trial, 1, {"val_loss": 0.5}).should_stop
+    assert len(heartbeat) == 2, heartbeat
+    assert len(report) == 3, report
+    assert storage.get_trial_by_id(trial_id=trial.id).last_step == 1
+
+
+def test_the_worker_is_marked_seen_once_its_last_sighting_is_a_second_old(
+    storage: Storage,
+) -> None:
+    """If this fails, either every report writes the worker row (a write per epoch per GPU
+    that says nothing new), or a busy worker's last_seen_at stops moving and it looks dead."""
+    trial = _leased(storage)
+    with statements(storage.engine) as fresh:
+        store_report(storage, trial, 1, {"val_loss": 0.5})
+    assert _worker_writes(fresh) == []
+    before = storage.list_workers()[0].last_seen_at - report_sql.SEEN_EVERY
+    with storage.session() as session:
+        session.execute(update(Worker).values(last_seen_at=before))
+    with statements(storage.engine) as stale:
+        store_report(storage, trial, 2, {"val_loss": 0.4})
+    assert len(_worker_writes(stale)) == 1
+    assert storage.list_workers()[0].last_seen_at > before + timedelta(milliseconds=500)
