@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from sqlalchemy import ColumnElement, Engine, update
+from sqlalchemy import ColumnElement, Engine, select, update
 from sqlalchemy.exc import (
     DisconnectionError,
     IntegrityError,
@@ -22,7 +22,7 @@ from parzen.service.db.base import utcnow
 from parzen.service.db.engine import make_engine, make_session_factory
 from parzen.service.db.models import Study, Trial
 from parzen.service.storage.errors import ConflictError, StorageUnavailable
-from parzen.service.storage.lookups import no_study
+from parzen.service.storage.lookups import no_study, no_trial
 from parzen.service.storage.proposing import ProposalTimes
 
 # What the driver raises when the database cannot answer (down, restarting, unreachable, a
@@ -141,6 +141,22 @@ def lock_study(session: Session, study_id: int) -> int:
     if stamp is None:
         raise no_study(study_id)
     return stamp
+
+
+def lock_trials_study(session: Session, trial_id: int) -> tuple[int, int]:
+    """`lock_study` for the study of a trial, found in the same statement: the study's id and
+    a fresh change stamp (404 for no such trial). What every write that ends an attempt does
+    first."""
+    of_trial = select(Trial.study_id).where(Trial.id == trial_id).scalar_subquery()
+    row = session.execute(
+        update(Study)
+        .where(Study.id == of_trial)
+        .values(change_seq=Study.change_seq + 1, updated_at=utcnow())
+        .returning(Study.id, Study.change_seq)
+    ).one_or_none()
+    if row is None:
+        raise no_trial(trial_id)
+    return row.id, row.change_seq
 
 
 def best_first(direction: str) -> ColumnElement[Any]:

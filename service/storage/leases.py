@@ -26,9 +26,9 @@ from parzen.service.db.models import (
     TrialAttempt,
     Worker,
 )
-from parzen.service.storage.base import StorageCore, lock_study
+from parzen.service.storage.base import StorageCore, lock_trials_study
 from parzen.service.storage.errors import ConflictError, ForbiddenError
-from parzen.service.storage.lookups import trial_by_id, trial_study_id
+from parzen.service.storage.lookups import trial_by_id
 
 FINISHED = ("complete", "pruned", "failed")
 LATE_NOTE = "its lease had expired; the result arrived late and was kept"
@@ -122,8 +122,7 @@ def holding_locked(
 ) -> tuple[int, int, TrialAttempt]:
     """The trial's study id, its change stamp once locked, and the attempt this lease token
     holds: how every write that ends or hands back an attempt begins."""
-    study_id = trial_study_id(session, trial_id)
-    stamp = lock_study(session, study_id)
+    study_id, stamp = lock_trials_study(session, trial_id)
     held = holding(
         session, trial_id=trial_id, lease_token=lease_token, token_id=token_id, attempt=attempt
     )
@@ -253,7 +252,7 @@ class AttemptArtifactStore(StorageCore):
         """Record an attempt's checkpoint; it is the trial's while that attempt holds the
         trial or produced its result (a late completer's is taken over by its tell)."""
         with self.session() as session:
-            lock_study(session, trial_study_id(session, trial_id))
+            lock_trials_study(session, trial_id)
             session.execute(
                 update(TrialAttempt)
                 .where(TrialAttempt.trial_id == trial_id, TrialAttempt.attempt == attempt)

@@ -58,19 +58,11 @@ def study_id_by_name(session: Session, name: str) -> int:
 
 def trial_by_id(session: Session, trial_id: int) -> Trial:
     """The trial with this id. There is no `lock`: no path locks a trial row itself, every
-    write locks the trial's study first (`trial_study_id`, then `lock_study`)."""
+    write locks the trial's study first (`lock_trials_study` in base.py)."""
     trial = session.get(Trial, trial_id)
     if trial is None:
         raise no_trial(trial_id)
     return trial
-
-
-def trial_study_id(session: Session, trial_id: int) -> int:
-    """The id of the trial's study (reads one column): what a write locks before the trial."""
-    study_id = session.scalar(select(Trial.study_id).where(Trial.id == trial_id))
-    if study_id is None:
-        raise no_trial(trial_id)
-    return study_id
 
 
 def worker_by_id(session: Session, worker_id: str) -> Worker:

@@ -109,8 +109,15 @@ def detailed(session: Session, row: Trial, detail: bool) -> TrialRecord:
 
 
 def told(session: Session, trial_id: int) -> TrialRecord:
-    """A trial's record as this transaction left it (the ORM's copy may predate an UPDATE)."""
-    return detailed(session, session.get_one(Trial, trial_id, populate_existing=True), False)
+    """A trial's record as this transaction left it (the ORM's copy may predate an UPDATE),
+    read with its study's name and objective in one statement."""
+    row, study_name, objective = session.execute(
+        select(Trial, Study.name, Study.objective)
+        .join(Study, Study.id == Trial.study_id)
+        .where(Trial.id == trial_id)
+        .execution_options(populate_existing=True)
+    ).one()
+    return trial_record(row, study_name=study_name, objective=objective)
 
 
 def page_of_trials(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.algorithms.pruners import make_pruner
@@ -163,7 +163,8 @@ class ResultStore(StorageCore):
         """The current attempt's own result (the caller holds the study's lock)."""
         if state == "pruned" and value is None:
             value = trial.last_intermediate
-        session.execute(
+        # Core on the connection: told() reads the row back, so the ORM's copy need not follow.
+        session.connection().execute(
             update(Trial)
             .where(Trial.id == trial.id, Trial.state == "running", Trial.attempt == trial.attempt)
             .values(
@@ -233,16 +234,21 @@ def _stale_report(held: AttemptView, state: str, current: int) -> ReportResult:
 
 
 def _complete_if_spent(session: Session, study_id: int, now: datetime) -> None:
-    study = session.get_one(Study, study_id, populate_existing=True)
-    if study.state != "running" or study.trial_counter < study.max_trials:
-        return
-    pending = session.scalar(
-        select(func.count(Trial.id)).where(
-            Trial.study_id == study_id, Trial.state.in_(("running", "queued"))
-        )
+    """Mark a running study complete once its trials are all handed out and none is pending:
+    one guarded UPDATE (the caller holds the study's lock), no study row loaded."""
+    pending = select(Trial.id).where(
+        Trial.study_id == study_id, Trial.state.in_(("running", "queued"))
     )
-    if not pending:
-        mark_complete(session, study_id, now)
+    session.connection().execute(
+        update(Study)
+        .where(
+            Study.id == study_id,
+            Study.state == "running",
+            Study.trial_counter >= Study.max_trials,
+            ~pending.exists(),
+        )
+        .values(state="complete", finished_at=now)
+    )
 
 
 def mark_complete(session: Session, study_id: int, now: datetime) -> None:

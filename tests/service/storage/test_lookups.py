@@ -7,13 +7,12 @@ import pytest
 
 from parzen.service.proposals import SamplerPool
 from parzen.service.storage import NotFoundError, Storage
-from parzen.service.storage.base import lock_study
+from parzen.service.storage.base import lock_study, lock_trials_study
 from parzen.service.storage.lookups import (
     finalization_by_id,
     study_by_name,
     study_id_by_name,
     trial_by_id,
-    trial_study_id,
     worker_by_id,
 )
 from tests.service.factories import study_spec
@@ -28,7 +27,7 @@ def test_each_lookup_names_what_is_missing(storage: Storage) -> None:
         (lambda s: study_id_by_name(s, "nope"), "study 'nope' does not exist"),
         (lambda s: lock_study(s, 999), "study 999 does not exist"),
         (lambda s: trial_by_id(s, 999), "trial 999 does not exist"),
-        (lambda s: trial_study_id(s, 999), "trial 999 does not exist"),
+        (lambda s: lock_trials_study(s, 999), "trial 999 does not exist"),
         (lambda s: worker_by_id(s, "w0"), "worker 'w0' is not registered"),
         (lambda s: finalization_by_id(s, 999), "finalization 999 does not exist"),
     ]
@@ -48,8 +47,9 @@ def test_lookups_find_what_exists_and_lock_bumps_the_stamp(storage: Storage) -> 
         before = study_by_name(session, "study").change_seq
         assert study_id_by_name(session, "study") == study.id
         assert trial_by_id(session, trial.id).number == trial.number
-        assert trial_study_id(session, trial.id) == study.id
     with storage.session() as session:
         assert study_by_name(session, "study", lock=True).change_seq == before + 1
     with storage.session() as session:
         assert study_by_name(session, "study").change_seq == before + 1
+    with storage.session() as session:  # a trial's write locks its study the same way
+        assert lock_trials_study(session, trial.id) == (study.id, before + 2)

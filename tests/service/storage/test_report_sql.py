@@ -1,7 +1,7 @@
-"""The report path's statements, on SQLite and PostgreSQL: a heartbeat is 2, a report 3 (the
-pruner's own reads come on top), and a worker's `last_seen_at` is written at most once per
-report_sql.SEEN_EVERY. A fleet sends one report per GPU per epoch: each statement more is a
-database round trip more on the write a server answers most."""
+"""The hot writes' statements, on SQLite and PostgreSQL: a heartbeat is 2, a report 3 (the
+pruner's own reads come on top), a tell 9, and a worker's `last_seen_at` is written at most
+once per report_sql.SEEN_EVERY by reports. A fleet sends one report per GPU per epoch: each
+statement more is a database round trip more on the write a server answers most."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from parzen.service.proposals import SamplerPool
 from parzen.service.storage import Storage, TrialRecord, report_sql
 from tests.service.factories import study_spec
 from tests.service.statements import statements
-from tests.service.writes import store_report
+from tests.service.writes import store_report, store_tell
 
 
 def _leased(storage: Storage) -> TrialRecord:
@@ -58,3 +58,18 @@ def test_the_worker_is_marked_seen_once_its_last_sighting_is_a_second_old(
         store_report(storage, trial, 2, {"val_loss": 0.4})
     assert len(_worker_writes(stale)) == 1
     assert storage.list_workers()[0].last_seen_at > before + timedelta(milliseconds=500)
+
+
+def test_a_tell_is_nine_statements_and_completes_a_spent_study(storage: Storage) -> None:
+    """If this fails, a tell got a round trip longer (the study found apart from its lock,
+    the whole study row loaded to see whether it is spent), or a spent study is no longer
+    marked complete by its last tell."""
+    storage.create_study(spec=study_spec(max_trials=1))
+    worker = storage.register_worker(host="h", pid=1, gpu=None, builders=[], datasets=[])
+    trial = storage.ask(study_name="study", worker_id=worker.id, proposer=SamplerPool()).trial
+    assert trial is not None
+    with statements(storage.engine) as sent:
+        told = store_tell(storage, trial, "complete", 0.25)
+    assert (told.state, told.value, told.study_name) == ("complete", 0.25, "study")
+    assert len(sent) == 9, sent
+    assert storage.get_study(name="study").state == "complete"
