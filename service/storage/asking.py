@@ -12,8 +12,9 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Finalization, Study, Trial, TrialState, Worker
@@ -139,7 +140,7 @@ def _ask_locked(
     trial = queued or _create_trial(session, study, stamp, now, worker_id, propose)
     lease_token = start_attempt(session, trial, worker_id, token_id)
     if worker_id is not None:
-        session.execute(
+        session.connection().execute(
             update(Worker)
             .where(Worker.id == worker_id)
             .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
@@ -242,23 +243,28 @@ def _create_trial(
     worker_id: str | None,
     propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
 ) -> Trial:
+    """Insert the study's next trial, running (Core on the session's connection: the ORM's
+    unit of work was over a third of an ask's CPU). Returns a transient Trial, never added to
+    the session, that carries what the ask answers with."""
     number = study.trial_counter + 1
     vals, params = propose()
-    study.trial_counter = number
-    trial = Trial(
-        study_id=study.id,
-        number=number,
-        state="running",
-        vals=vals,
-        params=params,
-        metrics={},
-        attempt=1,
-        worker_id=worker_id,
-        lease_expires_at=lease_until(now, study.lease_seconds),
-        change_seq=stamp,
-        created_at=now,
-        started_at=now,
-    )
-    session.add(trial)
-    session.flush()
-    return trial
+    row: dict[str, Any] = {
+        "study_id": study.id,
+        "number": number,
+        "state": TrialState.RUNNING,
+        "vals": vals,
+        "params": params,
+        "metrics": {},
+        "attempt": 1,
+        "expirations": 0,
+        "worker_id": worker_id,
+        "lease_expires_at": lease_until(now, study.lease_seconds),
+        "change_seq": stamp,
+        "created_at": now,
+        "started_at": now,
+    }
+    conn = session.connection()
+    trial_id = conn.execute(insert(Trial).values(row).returning(Trial.id)).scalar_one()
+    conn.execute(update(Study).where(Study.id == study.id).values(trial_counter=number))
+    set_committed_value(study, "trial_counter", number)  # as stored, not a change to flush
+    return Trial(id=trial_id, **row)

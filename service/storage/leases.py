@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.db.models import (
@@ -43,8 +43,8 @@ def start_attempt(
 ) -> str:
     """Record the trial's new attempt and return its lease token (the only time it is seen)."""
     token = secrets.token_urlsafe(32)
-    session.add(
-        TrialAttempt(
+    session.connection().execute(
+        insert(TrialAttempt).values(
             trial_id=trial.id,
             attempt=trial.attempt,
             worker_id=worker_id,
