@@ -47,6 +47,10 @@ if not __package__:  # run as a script: python bench/load.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import optuna_anchor
 from bench.ask_latency import DEFAULT_POSTGRES_URL, SPACE, fresh_postgres, objective
+from parzen.service.algorithms import Observation
+from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
+from parzen.service.space import parse_space
+from parzen.service.storage import Storage
 from parzen.worker.client import ParzenClient
 
 TOKEN = "bench-load-admin-token"
@@ -158,34 +162,42 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
             "errors": dict(recorder.errors),
         }
 
-    loop = Recorder()
-    stop_at = time.monotonic() + args.seconds
+    def looping(recorder: Recorder, pace: float) -> Callable[[int], None]:
+        """Each worker: ask, `--epochs` reports, tell, for `--seconds`; with `pace`, an
+        epoch of training (pace s, +-20%) before each report, and a staggered start."""
+        stop_at = time.monotonic() + args.seconds
 
-    def worker_loop(k: int) -> None:
-        client, rng = clients[k], np.random.default_rng(k)
-        while time.monotonic() < stop_at:
-            ask = loop.call("ask", lambda: client.ask(STUDY))
-            if ask.trial is None:
-                time.sleep(0.05)
-                continue
-            trial = ask.trial
-            for epoch in range(1, args.epochs + 1):
-                values = {"loss": 1.0 / epoch}
-                loop.call(
-                    "report",
-                    lambda t=trial, e=epoch, v=values: client.report(
-                        t.id, e, v, lease_token=t.lease_token
+        def worker_loop(k: int) -> None:
+            client, rng = clients[k], np.random.default_rng(k)
+            time.sleep(rng.uniform(0, pace))
+            while time.monotonic() < stop_at:
+                ask = recorder.call("ask", lambda: client.ask(STUDY))
+                if ask.trial is None:
+                    time.sleep(0.05)
+                    continue
+                trial = ask.trial
+                for epoch in range(1, args.epochs + 1):
+                    time.sleep(pace * rng.uniform(0.8, 1.2))
+                    values = {"loss": 1.0 / epoch}
+                    recorder.call(
+                        "report",
+                        lambda t=trial, e=epoch, v=values: client.report(
+                            t.id, e, v, lease_token=t.lease_token
+                        ),
+                    )
+                value = objective(trial.params, rng)
+                recorder.call(
+                    "tell",
+                    lambda t=trial, v=value: client.tell(
+                        t.id, "complete", v, lease_token=t.lease_token
                     ),
                 )
-            value = objective(trial.params, rng)
-            loop.call(
-                "tell",
-                lambda t=trial, v=value: client.tell(
-                    t.id, "complete", v, lease_token=t.lease_token
-                ),
-            )
 
-    phase("loop", worker_loop, loop)
+        return worker_loop
+
+    loop, fleet = Recorder(), Recorder()
+    phase("loop", looping(loop, 0.0), loop)
+    phase("fleet", looping(fleet, args.epoch_seconds), fleet)
     held: list[list[Any]] = [[] for _ in range(args.workers)]
     single = {name: Recorder() for name in ENDPOINTS}
 
@@ -235,29 +247,42 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
 
 def generate_optuna(args: argparse.Namespace) -> dict[str, Any]:
     """The loop through Optuna's RDB storage: one load_study per thread."""
-    recorder = Recorder()
-    stop_at = time.monotonic() + args.seconds
+    studies: list[Any] = [None] * args.workers
 
-    def worker_loop(k: int) -> None:
-        study = recorder.call(
-            "load_study",
-            lambda: optuna_anchor.load_rdb(args.optuna_url, STUDY, seed=k, connections=1),
-        )
-        rng = np.random.default_rng(k)
-        while time.monotonic() < stop_at:
-            try:
-                trial, params = recorder.call("ask", lambda: ask_with_params(study))
-                for epoch in range(1, args.epochs + 1):
-                    recorder.call("report", lambda t=trial, e=epoch: t.report(1.0 / e, e))
-                value = objective(params, rng)
-                recorder.call("tell", lambda t=trial, v=value: study.tell(t, v))
-            except Exception:  # counted by the recorder; the client carries on
-                time.sleep(0.1)
+    def looping(recorder: Recorder, pace: float) -> Callable[[int], None]:
+        stop_at = time.monotonic() + args.seconds
 
-    wall = in_threads(args.workers, worker_loop)
-    return {
-        "loop": {"wall": wall, "seconds": dict(recorder.seconds), "errors": dict(recorder.errors)}
-    }
+        def worker_loop(k: int) -> None:
+            if studies[k] is None:
+                studies[k] = recorder.call(
+                    "load_study",
+                    lambda: optuna_anchor.load_rdb(args.optuna_url, STUDY, seed=k, connections=1),
+                )
+            study, rng = studies[k], np.random.default_rng(k)
+            time.sleep(rng.uniform(0, pace))
+            while time.monotonic() < stop_at:
+                try:
+                    trial, params = recorder.call("ask", lambda: ask_with_params(study))
+                    for epoch in range(1, args.epochs + 1):
+                        time.sleep(pace * rng.uniform(0.8, 1.2))
+                        recorder.call("report", lambda t=trial, e=epoch: t.report(1.0 / e, e))
+                    value = objective(params, rng)
+                    recorder.call("tell", lambda t=trial, v=value: study.tell(t, v))
+                except Exception:  # counted by the recorder; the client carries on
+                    time.sleep(0.1)
+
+        return worker_loop
+
+    out: dict[str, Any] = {}
+    for name, pace in (("loop", 0.0), ("fleet", args.epoch_seconds)):
+        recorder = Recorder()
+        wall = in_threads(args.workers, looping(recorder, pace))
+        out[name] = {
+            "wall": wall,
+            "seconds": dict(recorder.seconds),
+            "errors": dict(recorder.errors),
+        }
+    return out
 
 
 def ask_with_params(study: Any) -> tuple[Any, dict[str, Any]]:
@@ -265,7 +290,38 @@ def ask_with_params(study: Any) -> tuple[Any, dict[str, Any]]:
     return trial, optuna_anchor.suggest(trial)
 
 
+def sampler_cpu_ms(url: str, repeats: int = 20) -> tuple[int, float]:
+    """The default sampler's CPU per proposal on the study's history as the phases left it
+    (pending trials included, as the server's constant liar sees them), in this process:
+    what an ask's server CPU is held against. Returns (trials in the history, ms)."""
+    storage = Storage.from_url(url)
+    try:
+        sampler = MultivariateTPESampler(parse_space(SPACE), seed=1)
+        count = 0
+        while True:
+            trials, total = storage.list_trials(study_name=STUDY, offset=count, limit=1000)
+            sampler.observe(
+                Observation(t.number, t.state, t.vals, t.value if t.state == "complete" else None)
+                for t in trials
+            )
+            count += len(trials)
+            if not trials or count >= total:
+                break
+        sampler.propose(count + 1)  # warm: the arrays are built once, then grow
+        start = time.process_time()
+        for k in range(repeats):
+            sampler.propose(count + 2 + k)
+        return count, (time.process_time() - start) / repeats * 1000
+    finally:
+        storage.close()
+
+
 # Output
+
+
+def ask_p99(run: dict[str, Any]) -> float:
+    asks = run["seconds"].get("ask", [])
+    return float(np.percentile(asks, 99) * 1000) if asks else math.nan
 
 
 def pct(xs: Sequence[float], q: float) -> str:
@@ -278,15 +334,19 @@ def render(
     table = Table(
         title=(
             f"{args.workers} simulated workers (ask, {args.epochs} reports, tell), "
-            f"parzen server --workers {args.server_workers} on PostgreSQL, {args.seconds:g} s"
+            f"parzen server --workers {args.server_workers} on PostgreSQL, {args.seconds:g} s "
+            "a phase"
         ),
         caption=(
-            "req/s and latency: the loop phase. server CPU ms/request: the phase of that "
-            "endpoint alone (all: the loop's mix). Optuna: the same loop through its RDB "
-            "storage (ask = ask + suggestions), run right after."
+            "loop: no time between requests (the most the server holds). fleet: an epoch of "
+            f"{args.epoch_seconds:g} s (+-20%) before each report, the load a fleet of "
+            f"{args.workers} GPUs sends. server CPU ms/request: the phase of that endpoint "
+            "alone (all: the phase's mix). Optuna: the same phases through its RDB storage "
+            "(ask = ask + suggestions), run right after."
         ),
     )
     table.add_column("system")
+    table.add_column("phase")
     table.add_column("endpoint")
     for name in (
         "requests",
@@ -298,55 +358,53 @@ def render(
         "server CPU\nms/request",
     ):
         table.add_column(name, justify="right")
-    loop = parzen["loop"]
-    total = sum(len(v) for v in loop["seconds"].values())
-    for endpoint in (*ENDPOINTS, "all"):
+    for phase in ("loop", "fleet"):
+        _add_rows(table, "parzen", phase, parzen, ENDPOINTS)
+    if optuna is not None:
+        for phase in ("loop", "fleet"):
+            _add_rows(table, "optuna RDB", phase, optuna, ("ask", "report", "tell"))
+    return table
+
+
+def _add_rows(
+    table: Table, system: str, phase: str, result: dict[str, Any], endpoints: Sequence[str]
+) -> None:
+    """A phase's rows: latency per endpoint, and the server CPU per request where measured
+    (the endpoint's phase alone for the loop's rows, the phase's own mix for "all")."""
+    run = result[phase]
+    seconds = {k: v for k, v in run["seconds"].items() if k != "load_study"}
+    total = sum(len(v) for v in seconds.values())
+    for endpoint in (*endpoints, "all"):
         xs = (
-            [x for v in loop["seconds"].values() for x in v]
+            [x for v in seconds.values() for x in v]
             if endpoint == "all"
-            else loop["seconds"].get(endpoint, [])
+            else seconds.get(endpoint, [])
         )
-        alone = parzen.get(endpoint) if endpoint != "all" else loop
-        n_alone = len(alone["seconds"].get(endpoint, [])) if endpoint != "all" else total
-        cpu = f"{alone['cpu'] / n_alone * 1000:.2f}" if n_alone else "-"
+        if endpoint == "all":
+            alone, n_alone = run, total
+        elif phase == "loop" and endpoint in result:
+            alone = result[endpoint]
+            n_alone = len(alone["seconds"].get(endpoint, []))
+        else:
+            alone, n_alone = None, 0
+        cpu = (
+            f"{alone['cpu'] / n_alone * 1000:.2f}" if alone and "cpu" in alone and n_alone else "-"
+        )
         errors = (
-            sum(loop["errors"].values()) if endpoint == "all" else loop["errors"].get(endpoint, 0)
+            sum(run["errors"].values()) if endpoint == "all" else run["errors"].get(endpoint, 0)
         )
         table.add_row(
-            "parzen",
+            system,
+            phase,
             endpoint,
             str(len(xs)),
-            f"{len(xs) / loop['wall']:.1f}",
+            f"{len(xs) / run['wall']:.1f}",
             pct(xs, 50),
             pct(xs, 95),
             pct(xs, 99),
             str(errors),
             cpu,
         )
-    if optuna is not None:
-        loop = optuna["loop"]
-        for endpoint in ("ask", "report", "tell", "all"):
-            xs = (
-                [x for v in loop["seconds"].values() for x in v]
-                if endpoint == "all"
-                else loop["seconds"].get(endpoint, [])
-            )
-            table.add_row(
-                "optuna RDB",
-                endpoint,
-                str(len(xs)),
-                f"{len(xs) / loop['wall']:.1f}",
-                pct(xs, 50),
-                pct(xs, 95),
-                pct(xs, 99),
-                str(
-                    sum(loop["errors"].values())
-                    if endpoint == "all"
-                    else loop["errors"].get(endpoint, 0)
-                ),
-                "-",
-            )
-    return table
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -356,6 +414,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=3, help="reports per trial")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the loop phase")
     parser.add_argument("--held", type=int, default=3, help="trials each worker asks alone")
+    parser.add_argument(
+        "--epoch-seconds", type=float, default=1.0, help="an epoch's training in the fleet phase"
+    )
     parser.add_argument("--no-optuna", action="store_true", help="skip the Optuna anchor")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--generate", choices=["parzen", "optuna"], help=argparse.SUPPRESS)
@@ -366,6 +427,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if min(args.workers, args.server_workers, args.held) < 1 or args.epochs < 0:
         parser.error("--workers, --server-workers and --held must be >= 1, --epochs >= 0")
+    if args.epoch_seconds < 0:
+        parser.error("--epoch-seconds must be >= 0")
     return args
 
 
@@ -385,6 +448,8 @@ def run_generator(kind: str, args: argparse.Namespace, **extra: Any) -> dict[str
         str(args.seconds),
         "--held",
         str(args.held),
+        "--epoch-seconds",
+        str(args.epoch_seconds),
         "--out",
         str(out),
         *[x for key, value in extra.items() for x in (f"--{key.replace('_', '-')}", str(value))],
@@ -427,6 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         create_study(address)
         progress.print(f"parzen: {args.workers} workers for {args.seconds:g} s ...")
         parzen = run_generator("parzen", args, url=address, server_pid=server_pid)
+        history, sampler_ms = sampler_cpu_ms(url)
     optuna = None
     if not args.no_optuna:
         with fresh_postgres(args.postgres_url, f"parzen_load_optuna_{pid}", migrate=False) as url:
@@ -439,10 +505,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, "
         f"on {os.cpu_count()} CPUs"
     )
-    asks = parzen["loop"]["seconds"].get("ask", [])
-    p99 = np.percentile(asks, 99) * 1000 if asks else math.nan
+    ask = parzen["ask"]
+    ask_cpu_ms = ask["cpu"] / max(1, len(ask["seconds"].get("ask", []))) * 1000
+    console.print(
+        f"the sampler alone (tpe-mv, this process) at the {history} trials the phases left: "
+        f"{sampler_ms:.2f} ms of CPU a proposal; an ask's server CPU beyond it: "
+        f"{ask_cpu_ms - sampler_ms:.2f} ms"
+    )
     sys.stdout.flush()
-    print(f"ask_p99_ms_at_{args.workers}_workers: {p99:.1f}")
+    print(f"ask_p99_ms_at_{args.workers}_workers_unpaced: {ask_p99(parzen['loop']):.1f}")
+    print(f"ask_p99_ms_at_{args.workers}_workers: {ask_p99(parzen['fleet']):.1f}")
     return 0
 
 

@@ -235,6 +235,9 @@ def _lease_queued(
     return trial
 
 
+_INSERT_TRIAL = insert(Trial).returning(Trial.id)  # the values come as parameters
+
+
 def _create_trial(
     session: Session,
     study: Study,
@@ -264,7 +267,7 @@ def _create_trial(
         "started_at": now,
     }
     conn = session.connection()
-    trial_id = conn.execute(insert(Trial).values(row).returning(Trial.id)).scalar_one()
+    trial_id = conn.execute(_INSERT_TRIAL, row).scalar_one()
     conn.execute(update(Study).where(Study.id == study.id).values(trial_counter=number))
     set_committed_value(study, "trial_counter", number)  # as stored, not a change to flush
     return Trial(id=trial_id, **row)

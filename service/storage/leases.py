@@ -38,19 +38,23 @@ def hash_lease(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+_INSERT_ATTEMPT = insert(TrialAttempt)  # the values come as parameters
+
+
 def start_attempt(
     session: Session, trial: Trial, worker_id: str | None, token_id: int | None
 ) -> str:
     """Record the trial's new attempt and return its lease token (the only time it is seen)."""
     token = secrets.token_urlsafe(32)
     session.connection().execute(
-        insert(TrialAttempt).values(
-            trial_id=trial.id,
-            attempt=trial.attempt,
-            worker_id=worker_id,
-            lease_token_hash=hash_lease(token),
-            token_id=token_id,
-        )
+        _INSERT_ATTEMPT,
+        {
+            "trial_id": trial.id,
+            "attempt": trial.attempt,
+            "worker_id": worker_id,
+            "lease_token_hash": hash_lease(token),
+            "token_id": token_id,
+        },
     )
     return token
 

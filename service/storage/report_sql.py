@@ -6,6 +6,10 @@ bulk-update synchronization): one read of the trial, its study and the attempt i
 token names; the lease renewal; the epoch's metrics (a heartbeat has none). The worker's
 `last_seen_at` is written at most once a second (`SEEN_EVERY`): a worker that reports every
 few hundred milliseconds is no more alive for being told so each time.
+
+The statements are built once, at import, with `bindparam` placeholders, and executed with
+the request's values as parameters (SQLAlchemy's "compiled cache" idiom): building a
+statement's Python objects and its cache key on every call was half a report's CPU.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -52,36 +56,42 @@ class ReportTarget:
     held: HeldAttempt | None  # None: the lease token names no attempt of this trial
 
 
+_TARGET = (
+    select(
+        Trial.state,
+        Trial.attempt,
+        Trial.number,
+        Study.id,
+        Study.name,
+        Study.metric,
+        Study.direction,
+        Study.lease_seconds,
+        Study.pruner,
+        TrialAttempt.attempt.label("held_attempt"),
+        TrialAttempt.token_id,
+        TrialAttempt.outcome,
+        TrialAttempt.error,
+        TrialAttempt.worker_id,
+        Worker.last_seen_at,
+    )
+    .select_from(Trial)
+    .join(Study, Study.id == Trial.study_id)
+    .outerjoin(
+        TrialAttempt,
+        and_(
+            TrialAttempt.trial_id == Trial.id,
+            TrialAttempt.lease_token_hash == bindparam("lease_hash"),
+        ),
+    )
+    .outerjoin(Worker, Worker.id == TrialAttempt.worker_id)
+    .where(Trial.id == bindparam("trial_id"))
+)
+
+
 def read_target(conn: Connection, trial_id: int, lease_hash: str) -> ReportTarget | None:
     """The trial (None if there is none), its study and the attempt with this token's hash:
     one statement, the outer joins keeping the trial when the token names nothing."""
-    row = conn.execute(
-        select(
-            Trial.state,
-            Trial.attempt,
-            Trial.number,
-            Study.id,
-            Study.name,
-            Study.metric,
-            Study.direction,
-            Study.lease_seconds,
-            Study.pruner,
-            TrialAttempt.attempt.label("held_attempt"),
-            TrialAttempt.token_id,
-            TrialAttempt.outcome,
-            TrialAttempt.error,
-            TrialAttempt.worker_id,
-            Worker.last_seen_at,
-        )
-        .select_from(Trial)
-        .join(Study, Study.id == Trial.study_id)
-        .outerjoin(
-            TrialAttempt,
-            and_(TrialAttempt.trial_id == Trial.id, TrialAttempt.lease_token_hash == lease_hash),
-        )
-        .outerjoin(Worker, Worker.id == TrialAttempt.worker_id)
-        .where(Trial.id == trial_id)
-    ).one_or_none()
+    row = conn.execute(_TARGET, {"trial_id": trial_id, "lease_hash": lease_hash}).one_or_none()
     if row is None:
         return None
     held = None
@@ -118,13 +128,18 @@ def see_worker(conn: Connection, held: HeldAttempt, now: datetime) -> None:
     conn.execute(update(Worker).where(Worker.id == held.worker_id).values(last_seen_at=now))
 
 
+# The SET clause comes from the parameters' keys (a heartbeat sets the lease only, a report
+# its step too); the WHERE clause's placeholders are named apart from the columns.
+_RENEW = update(Trial).where(
+    Trial.id == bindparam("w_trial_id"),
+    Trial.state == "running",
+    Trial.attempt == bindparam("w_attempt"),
+)
+
+
 def renew(conn: Connection, trial_id: int, attempt: int, changes: dict[str, Any]) -> bool:
     """Apply `changes` (the new lease end, the last step) if `attempt` still runs the trial."""
-    updated = conn.execute(
-        update(Trial)
-        .where(Trial.id == trial_id, Trial.state == "running", Trial.attempt == attempt)
-        .values(changes)
-    )
+    updated = conn.execute(_RENEW, {"w_trial_id": trial_id, "w_attempt": attempt, **changes})
     return bool(updated.rowcount)
 
 
@@ -154,6 +169,17 @@ def held_again(conn: Connection, held: HeldAttempt) -> HeldAttempt:
     )
 
 
+def _upsert(dialect_insert: Any) -> Any:
+    stmt = dialect_insert(IntermediateValue)
+    return stmt.on_conflict_do_update(
+        index_elements=["trial_id", "attempt", "step"],
+        set_={"value": stmt.excluded.value, "values": stmt.excluded["values"]},
+    )
+
+
+_UPSERT = {True: _upsert(pg_insert), False: _upsert(sqlite_insert)}  # by "is PostgreSQL"
+
+
 def upsert_intermediate(
     conn: Connection,
     *,
@@ -166,13 +192,14 @@ def upsert_intermediate(
     now: datetime,
 ) -> None:
     """The epoch's metrics; a step reported again (a retried request) replaces its values."""
-    insert = pg_insert if postgres else sqlite_insert
-    stmt = insert(IntermediateValue).values(
-        trial_id=trial_id, attempt=attempt, step=step, value=value, values=values, created_at=now
-    )
     conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["trial_id", "attempt", "step"],
-            set_={"value": stmt.excluded.value, "values": stmt.excluded["values"]},
-        )
+        _UPSERT[postgres],
+        {
+            "trial_id": trial_id,
+            "attempt": attempt,
+            "step": step,
+            "value": value,
+            "values": values,
+            "created_at": now,
+        },
     )
