@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.db.base import utcnow
@@ -110,29 +110,49 @@ def release_attempt(
     return True
 
 
-def _free_worker(session: Session, trial_id: int, state: str) -> None:
-    session.execute(
-        update(Worker)
-        .where(Worker.current_trial_id == trial_id)
-        .values(current_trial_id=None, state=state)
+# The writes that end an attempt, built once and executed with parameters on the session's
+# connection (no ORM synchronization: no caller reads the rows they change back from the
+# session's objects).
+_FREE_WORKER = (
+    update(Worker)
+    .where(Worker.current_trial_id == bindparam("w_trial_id"))
+    .values(current_trial_id=None, state=bindparam("w_state"))
+)
+_END_ATTEMPT = (
+    update(TrialAttempt)
+    .where(
+        TrialAttempt.trial_id == bindparam("w_trial_id"),
+        TrialAttempt.attempt == bindparam("w_attempt"),
     )
+    .values(outcome=bindparam("w_outcome"), ended_at=bindparam("w_now"), error=bindparam("w_error"))
+)
+_COUNT = {
+    failed: update(Worker)
+    .where(Worker.id == bindparam("w_worker_id"))
+    .values({counter: counter + 1, Worker.last_seen_at: bindparam("w_now")})
+    for failed, counter in ((True, Worker.trials_failed), (False, Worker.trials_done))
+}
+
+
+def _free_worker(session: Session, trial_id: int, state: str) -> None:
+    session.connection().execute(_FREE_WORKER, {"w_trial_id": trial_id, "w_state": state})
 
 
 def end_attempt(
     session: Session, trial_id: int, attempt: int, outcome: str, now: datetime, error: str | None
 ) -> None:
-    session.execute(
-        update(TrialAttempt)
-        .where(TrialAttempt.trial_id == trial_id, TrialAttempt.attempt == attempt)
-        .values(outcome=outcome, ended_at=now, error=error)
+    session.connection().execute(
+        _END_ATTEMPT,
+        {
+            "w_trial_id": trial_id,
+            "w_attempt": attempt,
+            "w_outcome": outcome,
+            "w_now": now,
+            "w_error": error,
+        },
     )
 
 
 def count_for_worker(session: Session, worker_id: str, trial_id: int, *, failed: bool) -> None:
-    counter = Worker.trials_failed if failed else Worker.trials_done
-    session.execute(
-        update(Worker)
-        .where(Worker.id == worker_id)
-        .values({counter: counter + 1, Worker.last_seen_at: utcnow()})
-    )
+    session.connection().execute(_COUNT[failed], {"w_worker_id": worker_id, "w_now": utcnow()})
     _free_worker(session, trial_id, "idle")

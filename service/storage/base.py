@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from sqlalchemy import ColumnElement, Engine, select, update
+from sqlalchemy import ColumnElement, Engine, bindparam, select, update
 from sqlalchemy.exc import (
     DisconnectionError,
     IntegrityError,
@@ -143,17 +143,24 @@ def lock_study(session: Session, study_id: int) -> int:
     return stamp
 
 
+_STUDY_OF_TRIAL = select(Trial.study_id).where(Trial.id == bindparam("w_trial_id"))
+_LOCK_TRIALS_STUDY = (
+    update(Study)
+    .where(Study.id == _STUDY_OF_TRIAL.scalar_subquery())
+    .values(change_seq=Study.change_seq + 1, updated_at=bindparam("w_now"))
+    .returning(Study.id, Study.change_seq)
+)
+
+
 def lock_trials_study(session: Session, trial_id: int) -> tuple[int, int]:
     """`lock_study` for the study of a trial, found in the same statement: the study's id and
     a fresh change stamp (404 for no such trial). What every write that ends an attempt does
-    first."""
-    of_trial = select(Trial.study_id).where(Trial.id == trial_id).scalar_subquery()
-    row = session.execute(
-        update(Study)
-        .where(Study.id == of_trial)
-        .values(change_seq=Study.change_seq + 1, updated_at=utcnow())
-        .returning(Study.id, Study.change_seq)
-    ).one_or_none()
+    first (built once: see report_sql.py)."""
+    row = (
+        session.connection()
+        .execute(_LOCK_TRIALS_STUDY, {"w_trial_id": trial_id, "w_now": utcnow()})
+        .one_or_none()
+    )
     if row is None:
         raise no_trial(trial_id)
     return row.id, row.change_seq

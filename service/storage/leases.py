@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.db.models import (
@@ -77,6 +77,12 @@ class AttemptView(Protocol):
 _A = TypeVar("_A", bound=AttemptView)
 
 
+_HELD = select(TrialAttempt).where(
+    TrialAttempt.trial_id == bindparam("w_trial_id"),
+    TrialAttempt.lease_token_hash == bindparam("w_hash"),
+)
+
+
 def holding(
     session: Session,
     *,
@@ -86,12 +92,7 @@ def holding(
     attempt: int | None,
 ) -> TrialAttempt:
     """The attempt this lease token was handed with, if the caller is its holder."""
-    held = session.scalar(
-        select(TrialAttempt).where(
-            TrialAttempt.trial_id == trial_id,
-            TrialAttempt.lease_token_hash == hash_lease(lease_token),
-        )
-    )
+    held = session.scalar(_HELD, {"w_trial_id": trial_id, "w_hash": hash_lease(lease_token)})
     return check_holder(held, trial_id=trial_id, token_id=token_id, attempt=attempt)
 
 

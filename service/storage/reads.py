@@ -7,7 +7,7 @@ import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from parzen.service.db.models import IntermediateValue, Study, Trial, TrialAttempt
@@ -108,15 +108,18 @@ def detailed(session: Session, row: Trial, detail: bool) -> TrialRecord:
     )
 
 
+_TOLD = (
+    select(Trial, Study.name, Study.objective)
+    .join(Study, Study.id == Trial.study_id)
+    .where(Trial.id == bindparam("w_trial_id"))
+    .execution_options(populate_existing=True)
+)
+
+
 def told(session: Session, trial_id: int) -> TrialRecord:
     """A trial's record as this transaction left it (the ORM's copy may predate an UPDATE),
     read with its study's name and objective in one statement."""
-    row, study_name, objective = session.execute(
-        select(Trial, Study.name, Study.objective)
-        .join(Study, Study.id == Trial.study_id)
-        .where(Trial.id == trial_id)
-        .execution_options(populate_existing=True)
-    ).one()
+    row, study_name, objective = session.execute(_TOLD, {"w_trial_id": trial_id}).one()
     return trial_record(row, study_name=study_name, objective=objective)
 
 

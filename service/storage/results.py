@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.algorithms.pruners import make_pruner
@@ -37,6 +37,14 @@ from parzen.service.storage.records import FinishedTrial, ReportResult, TrialRec
 from parzen.service.storage.rungs import RungReport, pruning_reason
 
 TellState = Literal["complete", "pruned", "failed"]
+
+
+# The current attempt's result (its SET clause comes from the parameters' keys).
+_FINISH = update(Trial).where(
+    Trial.id == bindparam("w_trial_id"),
+    Trial.state == "running",
+    Trial.attempt == bindparam("w_attempt"),
+)
 
 
 class ResultStore(StorageCore):
@@ -165,17 +173,18 @@ class ResultStore(StorageCore):
             value = trial.last_intermediate
         # Core on the connection: told() reads the row back, so the ORM's copy need not follow.
         session.connection().execute(
-            update(Trial)
-            .where(Trial.id == trial.id, Trial.state == "running", Trial.attempt == trial.attempt)
-            .values(
-                state=state,
-                value=value,
-                metrics=finite_json(metrics or {}),
-                error=error,
-                finished_at=now,
-                lease_expires_at=None,
-                change_seq=stamp,
-            )
+            _FINISH,
+            {
+                "w_trial_id": trial.id,
+                "w_attempt": trial.attempt,
+                "state": state,
+                "value": value,
+                "metrics": finite_json(metrics or {}),
+                "error": error,
+                "finished_at": now,
+                "lease_expires_at": None,
+                "change_seq": stamp,
+            },
         )
         end_attempt(session, trial.id, trial.attempt, state, now, error)
         if trial.worker_id is not None:
@@ -233,22 +242,24 @@ def _stale_report(held: AttemptView, state: str, current: int) -> ReportResult:
     raise not_current(held, state, current)
 
 
+_COMPLETE_IF_SPENT = (
+    update(Study)
+    .where(
+        Study.id == bindparam("w_study_id"),
+        Study.state == "running",
+        Study.trial_counter >= Study.max_trials,
+        ~select(Trial.id)
+        .where(Trial.study_id == bindparam("w_study_id"), Trial.state.in_(("running", "queued")))
+        .exists(),
+    )
+    .values(state="complete", finished_at=bindparam("w_now"))
+)
+
+
 def _complete_if_spent(session: Session, study_id: int, now: datetime) -> None:
     """Mark a running study complete once its trials are all handed out and none is pending:
     one guarded UPDATE (the caller holds the study's lock), no study row loaded."""
-    pending = select(Trial.id).where(
-        Trial.study_id == study_id, Trial.state.in_(("running", "queued"))
-    )
-    session.connection().execute(
-        update(Study)
-        .where(
-            Study.id == study_id,
-            Study.state == "running",
-            Study.trial_counter >= Study.max_trials,
-            ~pending.exists(),
-        )
-        .values(state="complete", finished_at=now)
-    )
+    session.connection().execute(_COMPLETE_IF_SPENT, {"w_study_id": study_id, "w_now": now})
 
 
 def mark_complete(session: Session, study_id: int, now: datetime) -> None:
