@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -141,23 +141,33 @@ def _ask_locked(
     lease_token = start_attempt(session, trial, worker_id, token_id)
     if worker_id is not None:
         session.connection().execute(
-            update(Worker)
-            .where(Worker.id == worker_id)
-            .values(current_trial_id=trial.id, state="busy", last_seen_at=now)
+            _BUSY, {"w_worker_id": worker_id, "w_trial_id": trial.id, "w_now": now}
         )
     record = trial_record(trial, study_name=study.name, objective=study.objective)
     record = record.model_copy(update={"lease_token": lease_token})
     return AskResult("ok", record, study=study_record(study))
 
 
+# An ask's reads, built once and executed with parameters (see report_sql.py).
+_PENDING = (
+    select(Trial.state, func.count())
+    .where(Trial.study_id == bindparam("w_study_id"), Trial.state.in_(("running", "queued")))
+    .group_by(Trial.state)
+)
+_FINALIZING = select(Finalization.id).where(
+    Finalization.study_id == bindparam("w_study_id"),
+    Finalization.state.in_(("queued", "running")),
+)
+_BUSY = (
+    update(Worker)
+    .where(Worker.id == bindparam("w_worker_id"))
+    .values(current_trial_id=bindparam("w_trial_id"), state="busy", last_seen_at=bindparam("w_now"))
+)
+
+
 def _pending_counts(session: Session, study_id: int) -> dict[str, int]:
-    return dict(
-        session.execute(
-            select(Trial.state, func.count())
-            .where(Trial.study_id == study_id, Trial.state.in_(("running", "queued")))
-            .group_by(Trial.state)
-        ).all()
-    )
+    rows = session.connection().execute(_PENDING, {"w_study_id": study_id})
+    return {state: count for state, count in rows}
 
 
 def _refusal(
@@ -169,11 +179,7 @@ def _refusal(
     if study.state == "paused" or study.state == "stopped":
         status: AskStatus = "paused" if study.state == "paused" else "stopped"
         return AskResult(status, reason=f"study {study.name!r} is {study.state}")
-    finalizing = session.scalar(
-        select(Finalization.id).where(
-            Finalization.study_id == study.id, Finalization.state.in_(("queued", "running"))
-        )
-    )
+    finalizing = session.connection().scalar(_FINALIZING, {"w_study_id": study.id})
     if finalizing is not None:
         return AskResult("wait", reason=f"study {study.name!r} is being finalized")
     finished_reason = _finished_reason(session, study, now)

@@ -62,12 +62,15 @@ class AttemptStore(StorageCore):
         return expired
 
 
+_EXPIRED = select(Trial.id, Trial.attempt, Trial.expirations).where(
+    Trial.study_id == bindparam("w_study_id"),
+    Trial.state == "running",
+    Trial.lease_expires_at < bindparam("w_now"),
+)
+
+
 def expire_study_leases(session: Session, study: Study, stamp: int, now: datetime) -> LeaseExpiry:
-    expired = session.execute(
-        select(Trial.id, Trial.attempt, Trial.expirations).where(
-            Trial.study_id == study.id, Trial.state == "running", Trial.lease_expires_at < now
-        )
-    ).all()
+    expired = session.connection().execute(_EXPIRED, {"w_study_id": study.id, "w_now": now}).all()
     failed = 0
     for trial_id, attempt, expirations in expired:
         exhausted = expirations + 1 >= study.max_attempts

@@ -3,7 +3,7 @@ the API shows for it (routes answer 404 with it, and tests assert it)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.db.base import utcnow
@@ -48,9 +48,12 @@ def study_by_name(session: Session, name: str, *, lock: bool = False) -> Study:
     return study
 
 
+_STUDY_ID = select(Study.id).where(Study.name == bindparam("w_name"))
+
+
 def study_id_by_name(session: Session, name: str) -> int:
     """The id of the study named `name` (reads one column, not the row)."""
-    study_id = session.scalar(select(Study.id).where(Study.name == name))
+    study_id = session.connection().scalar(_STUDY_ID, {"w_name": name})
     if study_id is None:
         raise no_study(name)
     return study_id

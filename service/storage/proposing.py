@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from parzen.service.algorithms.base import Observation
@@ -110,17 +110,13 @@ def propose_from_snapshot(
     return Proposal(study.change_seq, number, vals, params)
 
 
+_UNSEEN = select(
+    Trial.number, Trial.state, Trial.vals, Trial.value, Trial.last_intermediate, Trial.last_step
+).where(Trial.study_id == bindparam("w_study_id"), Trial.change_seq > bindparam("w_seen"))
+
+
 def unseen_changes(session: Session, study: StudyRecord, seen: int) -> list[Observation]:
-    rows = session.execute(
-        select(
-            Trial.number,
-            Trial.state,
-            Trial.vals,
-            Trial.value,
-            Trial.last_intermediate,
-            Trial.last_step,
-        ).where(Trial.study_id == study.id, Trial.change_seq > seen)
-    ).all()
+    rows = session.connection().execute(_UNSEEN, {"w_study_id": study.id, "w_seen": seen})
     return [_observation(study.sign, *row) for row in rows]
 
 
