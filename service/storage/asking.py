@@ -242,6 +242,11 @@ def _lease_queued(
 
 
 _INSERT_TRIAL = insert(Trial).returning(Trial.id)  # the values come as parameters
+_COUNTER = (
+    update(Study)
+    .where(Study.id == bindparam("w_study_id"))
+    .values(trial_counter=bindparam("w_number"))
+)
 
 
 def _create_trial(
@@ -274,6 +279,6 @@ def _create_trial(
     }
     conn = session.connection()
     trial_id = conn.execute(_INSERT_TRIAL, row).scalar_one()
-    conn.execute(update(Study).where(Study.id == study.id).values(trial_counter=number))
+    conn.execute(_COUNTER, {"w_study_id": study.id, "w_number": number})
     set_committed_value(study, "trial_counter", number)  # as stored, not a change to flush
     return Trial(id=trial_id, **row)
