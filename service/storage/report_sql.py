@@ -14,7 +14,7 @@ statement's Python objects and its cache key on every call was half a report's C
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -158,15 +158,7 @@ def held_again(conn: Connection, held: HeldAttempt) -> HeldAttempt:
             TrialAttempt.trial_id == held.trial_id, TrialAttempt.attempt == held.attempt
         )
     ).one()
-    return HeldAttempt(
-        trial_id=held.trial_id,
-        attempt=held.attempt,
-        token_id=held.token_id,
-        outcome=outcome,
-        error=error,
-        worker_id=held.worker_id,
-        worker_seen_at=held.worker_seen_at,
-    )
+    return replace(held, outcome=outcome, error=error)
 
 
 def _upsert(dialect_insert: Any) -> Any:

@@ -6,12 +6,15 @@ statement more is a database round trip more on the write a server answers most.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import Connection, update
 
-from parzen.service.db.models import Worker
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Trial, Worker
 from parzen.service.proposals import SamplerPool
-from parzen.service.storage import Storage, TrialRecord, report_sql
+from parzen.service.storage import ConflictError, Storage, TrialRecord, report_sql
 from tests.service.factories import study_spec
 from tests.service.statements import statements
 from tests.service.writes import store_report, store_tell
@@ -73,3 +76,30 @@ def test_a_tell_is_nine_statements_and_completes_a_spent_study(storage: Storage)
     assert (told.state, told.value, told.study_name) == ("complete", 0.25, "study")
     assert len(sent) == 9, sent
     assert storage.get_study(name="study").state == "complete"
+
+
+def test_a_lease_taken_back_between_the_read_and_the_renewal_is_answered_as_lost(
+    storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, a report whose lease another server process expired after the report
+    read the trial (PostgreSQL runs both at once) is told to go on, or gets a 500, instead of
+    the 409 that sends its worker to ask for another trial."""
+    if not storage.is_postgres:
+        pytest.skip("SQLite runs one writer at a time: the sweep cannot come in between")
+    trial = _leased(storage)
+    renew = report_sql.renew
+
+    def swept_first(conn: Connection, trial_id: int, attempt: int, changes: dict[str, Any]) -> bool:
+        with storage.session() as other:  # another transaction, as another process's sweep
+            other.execute(
+                update(Trial)
+                .where(Trial.id == trial_id)
+                .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+            )
+        assert storage.expire_leases().requeued == 1
+        return renew(conn, trial_id, attempt, changes)
+
+    monkeypatch.setattr(report_sql, "renew", swept_first)
+    with pytest.raises(ConflictError, match=r"no longer current \(its lease expired\)"):
+        store_report(storage, trial, 1, {"val_loss": 0.5})
+    assert storage.get_trial_by_id(trial_id=trial.id).state == "queued"
