@@ -105,7 +105,11 @@ class _Mixture:
         points: np.ndarray,
         weights: np.ndarray,
         prior_weight: float,
+        *,
+        unfloored: np.ndarray | None = None,
     ) -> None:
+        """`unfloored`: the points whose grid kernels take no half-cell floor (pruned trials
+        in the bad density, see _bandwidths); None: none."""
         self.kernels = kernels
         n = len(points)
         all_weights = np.append(weights, prior_weight) if n else np.ones(1)
@@ -114,7 +118,7 @@ class _Mixture:
         self.parts = [
             _CategoricalPart(k, points[:, j], prior_weight)
             if isinstance(k, _Choice)
-            else _NumericPart(k, points[:, j])
+            else _NumericPart(k, points[:, j], unfloored)
             for j, k in enumerate(kernels)
         ]
 
@@ -132,7 +136,9 @@ class _Mixture:
 
 
 class _NumericPart:
-    def __init__(self, kernel: _Numeric, mus: np.ndarray) -> None:
+    def __init__(
+        self, kernel: _Numeric, mus: np.ndarray, unfloored: np.ndarray | None = None
+    ) -> None:
         self.kernel = kernel
         low, high = kernel.low, kernel.high
         self.mu = np.append(mus, kernel.prior_mu)
@@ -141,6 +147,10 @@ class _NumericPart:
             _bandwidths(mus, low, high, kernel.prior_sigma, kernel.half_step, by_mu),
             kernel.prior_sigma,
         )
+        if kernel.half_step is not None and unfloored is not None and unfloored.any():
+            # The same gaps under Optuna's clip alone, for the kernels of pruned trials.
+            clipped = _bandwidths(mus, low, high, kernel.prior_sigma, None, by_mu)
+            self.sigma[:-1][unfloored] = clipped[unfloored]
         # The distinct (mu, sigma) pairs, scored once each (in the order of mu, equal pairs
         # are mostly neighbours: those that are not are merely scored twice); None: too
         # few repeats to be worth it.
@@ -252,7 +262,18 @@ def _bandwidths(
     neighbour. In bench/search_quality.py, on 20 seeds other than the README's, it beat the
     same sampler without it by 0.12 in head-to-head rank (standard error 0.024; 0.26 on the
     HPOLib grids); 0.3 and 1 cell did as well, and a floor on continuous dimensions (3% of
-    the range) was worse."""
+    the range) was worse.
+
+    In the bad density, the kernels of pruned trials, and of running ones once the study has
+    pruned any, take Optuna's clip alone (issue 13; the sampler passes them as `unfloored`).
+    Under a halving pruner two trials in three stop at each rung, and TPE sends them where
+    the good trials are: spread over the neighbouring grid values, hundreds of them bury the
+    values between them, the best among them. In bench/pruning.py (TPE + ASHA, 12 seeds) this
+    took the epoch marks at which Parzen's mean best is at least Optuna's TPE + successive
+    halving from 12 to 340 of 392 on the convnet, from 11 to 386 of 391 on breast cancer and
+    from 22 to 384 of 392 on mlp-digits. Without pruning nothing changes (no trial is
+    pruned); letting the bad density's complete trials shrink too was worse in
+    bench/search_quality.py (+0.19 head to head, standard error 0.05, seeds 10-15)."""
     n = len(mus)
     if n == 0:
         return np.zeros(0)

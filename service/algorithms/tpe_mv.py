@@ -19,7 +19,10 @@ Per-dimension bandwidths follow the distances to the neighbouring observations, 
 hyperopt's and Optuna's "magic clip" do; a prior kernel (the centre of the range, the range's
 width) has weight `prior_weight`. int and quantized uniform dimensions use discrete kernels
 (the probability of the value's cell), so a 3-valued ordinal is modelled as what it is,
-and no narrower than half a cell, so that they reach the neighbouring values.
+and no narrower than half a cell, so that they reach the neighbouring values; except, in
+the bad density, the kernels of pruned trials (and of running ones once the study prunes),
+which shrink as Optuna's do, so that the many trials a pruner stops count against their
+own values only.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class MultivariateTPESampler(Sampler):
         self._number = np.zeros(64, dtype=np.int64)
         self._loss = np.zeros(64)
         self._state = np.zeros(64, dtype=np.int8)
+        self._pruned = np.zeros(64, dtype=bool)
 
     def observe(self, observations: Iterable[Observation]) -> None:
         for obs in observations:
@@ -90,6 +94,7 @@ class MultivariateTPESampler(Sampler):
                     self._x[row, self._column[label]] = (
                         float(value) if isinstance(kernel, _Choice) else kernel.internal(value)
                     )
+            self._pruned[row] = obs.state == "pruned"
             if obs.state in FINISHED_STATES:
                 self._state[row] = _FINISHED
                 # A diverged model's NaN (or a pruned trial without a score) is the worst.
@@ -123,7 +128,7 @@ class MultivariateTPESampler(Sampler):
         x = np.full((capacity, self._x.shape[1]), np.nan)
         x[: len(self._x)] = self._x
         self._x = x
-        for name in ("_number", "_loss", "_state"):
+        for name in ("_number", "_loss", "_state", "_pruned"):
             old = getattr(self, name)
             new = np.zeros(capacity, dtype=old.dtype)
             new[: len(old)] = old
@@ -166,7 +171,19 @@ class MultivariateTPESampler(Sampler):
         picked = np.flatnonzero(rows)
         picked = picked[np.argsort(self._number[picked], kind="stable")]  # oldest first
         weights = np.ones(len(picked)) if below else _optuna_weights(len(picked))
-        return _Mixture(kernels, x[picked], weights, self._settings.prior_weight)
+        unfloored = None if below else self._unfloored(picked)
+        return _Mixture(
+            kernels, x[picked], weights, self._settings.prior_weight, unfloored=unfloored
+        )
+
+    def _unfloored(self, rows: np.ndarray) -> np.ndarray:
+        """The bad trials that count against their own grid values only: pruned ones, and
+        once the study has pruned any, the running ones, most of which a pruner will stop
+        too (tpe_kernels._bandwidths says why)."""
+        pruned = self._pruned[: len(self._rows)]
+        if not pruned.any():
+            return np.asarray(pruned[rows])
+        return np.asarray(pruned[rows] | (self._state[rows] == _PENDING))
 
 
 def _best(candidates: np.ndarray, score: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 vectorizing or caching), kept as the reference the faster sampler must equal proposal for
 proposal (tests/service/algorithms/test_tpe_mv_reference.py). Do not edit it to follow the
 sampler: a deliberate change of behaviour changes the test's reference instead.
+Deliberate changes since: issue 13, the bad density's pruned (and, once any is pruned,
+running) trials without the half-cell floor.
 
 Multivariate TPE on Parzen's own space model: numpy and scipy, no hyperopt.
 
@@ -145,6 +147,7 @@ class MultivariateTPESampler(Sampler):
         self._number = np.zeros(64, dtype=np.int64)
         self._loss = np.zeros(64)
         self._state = np.zeros(64, dtype=np.int8)
+        self._pruned = np.zeros(64, dtype=bool)
 
     def observe(self, observations: Iterable[Observation]) -> None:
         for obs in observations:
@@ -160,6 +163,7 @@ class MultivariateTPESampler(Sampler):
                     self._x[row, self._column[label]] = (
                         float(value) if isinstance(kernel, _Choice) else kernel.internal(value)
                     )
+            self._pruned[row] = obs.state == "pruned"
             if obs.state in FINISHED_STATES:
                 self._state[row] = _FINISHED
                 # A diverged model's NaN (or a pruned trial without a score) is the worst.
@@ -193,7 +197,7 @@ class MultivariateTPESampler(Sampler):
         x = np.full((capacity, self._x.shape[1]), np.nan)
         x[: len(self._x)] = self._x
         self._x = x
-        for name in ("_number", "_loss", "_state"):
+        for name in ("_number", "_loss", "_state", "_pruned"):
             old = getattr(self, name)
             new = np.zeros(capacity, dtype=old.dtype)
             new[: len(old)] = old
@@ -237,7 +241,13 @@ class MultivariateTPESampler(Sampler):
         picked = np.flatnonzero(rows)
         picked = picked[np.argsort(self._number[picked], kind="stable")]  # oldest first
         weights = np.ones(len(picked)) if below else _optuna_weights(len(picked))
-        return _Mixture(kernels, x[picked], weights, self._prior_weight)
+        unfloored = np.zeros(len(picked), dtype=bool)
+        if not below:
+            any_pruned = bool(self._pruned[: len(self._rows)].any())
+            for i, row in enumerate(picked):
+                pending = any_pruned and self._state[row] == _PENDING
+                unfloored[i] = bool(self._pruned[row]) or pending
+        return _Mixture(kernels, x[picked], weights, self._prior_weight, unfloored)
 
 
 def _optuna_weights(n: int) -> np.ndarray:
@@ -256,6 +266,7 @@ class _Mixture:
         points: np.ndarray,
         weights: np.ndarray,
         prior_weight: float,
+        unfloored: np.ndarray,
     ) -> None:
         self.kernels = kernels
         n = len(points)
@@ -265,7 +276,7 @@ class _Mixture:
         self.parts = [
             _CategoricalPart(k, points[:, j], prior_weight)
             if isinstance(k, _Choice)
-            else _NumericPart(k, points[:, j])
+            else _NumericPart(k, points[:, j], unfloored)
             for j, k in enumerate(kernels)
         ]
 
@@ -279,13 +290,13 @@ class _Mixture:
 
 
 class _NumericPart:
-    def __init__(self, kernel: _Numeric, mus: np.ndarray) -> None:
+    def __init__(self, kernel: _Numeric, mus: np.ndarray, unfloored: np.ndarray) -> None:
         self.kernel = kernel
         low, high = kernel.low, kernel.high
         self.mu = np.append(mus, kernel.prior_mu)
-        self.sigma = np.append(
-            _bandwidths(mus, low, high, kernel.prior_sigma, kernel.half_step), kernel.prior_sigma
-        )
+        floored = _bandwidths(mus, low, high, kernel.prior_sigma, kernel.half_step)
+        clipped = _bandwidths(mus, low, high, kernel.prior_sigma, None)
+        self.sigma = np.append(np.where(unfloored, clipped, floored), kernel.prior_sigma)
         self.log_mass = _log_gauss_mass((low - self.mu) / self.sigma, (high - self.mu) / self.sigma)
 
     def sample(self, rng: np.random.Generator, component: np.ndarray) -> np.ndarray:

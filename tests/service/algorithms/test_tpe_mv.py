@@ -132,3 +132,49 @@ def test_grid_kernels_keep_half_a_cell_while_continuous_ones_shrink() -> None:
     assert units.sigma[45] == pytest.approx(0.5) and units.mu[45] == 2
     mass = np.exp(units.log_pdf(np.array([1.0, 2.0, 3.0])))[:, 45]
     np.testing.assert_allclose(mass, [0.157, 0.683, 0.157], atol=0.002)
+
+
+def _bad_and_good_sigmas(observations: list[Observation]) -> tuple[np.ndarray, np.ndarray]:
+    """The `units` kernels' widths in the bad density (every trial after the 13th) and the
+    good one (the first 13), oldest trial first."""
+    from parzen.service.space import parse_space
+
+    space = parse_space({"units": {"type": "int", "low": 0, "high": 5}})
+    sampler = MultivariateTPESampler(space, seed=0)
+    sampler.observe(observations)
+    n = len(observations)
+    good = np.arange(n) < 13  # the complete trials, 13 on 6 values
+    kernels = [sampler._kernels["units"]]
+    x = sampler._x[:n, :1]
+    bad = sampler._mixture(kernels, x, ~good, below=False)
+    best = sampler._mixture(kernels, x, good, below=True)
+    return bad.parts[0].sigma[:-1], best.parts[0].sigma[:-1]  # type: ignore[union-attr]
+
+
+def test_pruned_trials_count_against_their_own_grid_values_only() -> None:
+    """Fails when the bad density spreads pruned trials over the neighbouring grid values:
+    under ASHA two trials in three stop at each rung, near the good ones, and their half-cell
+    kernels bury the values between them (bench/pruning.py: Parzen's TPE + ASHA behind
+    Optuna's successive halving on every task)."""
+    observations = [Observation(k, "complete", {"units": k % 6}, 0.0) for k in range(1, 14)]
+    observations += [Observation(k, "complete", {"units": k % 6}, 1.0) for k in range(14, 26)]
+    observations += [Observation(k, "pruned", {"units": 2 + k % 2}, 5.0) for k in range(26, 50)]
+    observations += [Observation(k, "running", {"units": 1}, None) for k in range(50, 54)]
+    bad, good = _bad_and_good_sigmas(observations)
+    kind = np.array([o.state for o in observations[13:]])
+    # Among tied grid values a kernel without the floor shrinks to Optuna's clip: the
+    # range's width over (bad trials + 2), 6 / 42.
+    assert bad[kind == "complete"].min() == pytest.approx(0.5)  # complete ones keep it
+    assert bad[kind == "pruned"].min() == pytest.approx(6 / 42)
+    assert bad[kind == "running"].min() == pytest.approx(6 / 42)  # the study prunes
+    assert good.min() == pytest.approx(0.5)
+
+
+def test_without_pruned_trials_running_ones_keep_half_a_cell() -> None:
+    """Fails when the kernels of running trials shrink in a study that prunes nothing: the
+    half-cell floor is what bench/search_quality.py measured best without pruning."""
+    observations = [Observation(k, "complete", {"units": k % 6}, 0.0) for k in range(1, 14)]
+    observations += [Observation(k, "complete", {"units": k % 6}, 1.0) for k in range(14, 26)]
+    observations += [Observation(k, "running", {"units": 1}, None) for k in range(26, 50)]
+    bad, _ = _bad_and_good_sigmas(observations)
+    assert bad.min() == pytest.approx(0.5)
