@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from parzen.service.algorithms.pruners import HalvingPruner
-from parzen.service.db.models import RungEntry
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import RungEntry, Trial
 from parzen.service.proposals import SamplerPool
 from parzen.service.storage import Storage, StorageUnavailable, TrialRecord
 from tests.service.factories import study_spec
@@ -116,13 +118,20 @@ def test_concurrent_reports_are_judged_one_after_another(storage: Storage) -> No
 
 
 def test_a_requeued_attempt_replaces_its_rung_entry(storage: Storage) -> None:
-    pool = _study(storage, lease_seconds=0.3, max_parallel=4)
+    pool = _study(storage, max_parallel=4)
     first, second, third = (_ask(storage, pool) for _ in range(3))
     store_report(storage, first, step=1, values={"val_loss": 0.2})
     store_report(storage, second, step=1, values={"val_loss": 0.3})
     assert not store_report(storage, third, step=1, values={"val_loss": 0.1}).should_stop
-    time.sleep(0.4)
-    storage.expire_leases()
+    # The first attempt's lease runs out (set in the past: a short lease and a sleep made
+    # the test fail whenever the three asks took longer than the lease on a busy machine).
+    with storage.session() as session:
+        session.execute(
+            update(Trial)
+            .where(Trial.id == first.id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert storage.expire_leases().requeued == 1
     again = _ask(storage, pool)
     assert again.id == first.id and again.attempt == 2
     # Attempt 2 reaches epoch 1 again: judged against the two others only (3 entries, not
