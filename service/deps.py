@@ -2,6 +2,7 @@
 
 Those that touch no database are `async def`: FastAPI runs a plain `def` dependency in its
 thread pool, a hop that costs more than the dependency itself on a route as hot as a report.
+The token check is one of them while its token is cached (`current_token`).
 
 Authentication comes before any lookup: a dependency that looks something up by a path
 parameter depends on the role check itself (`viewer_study`, `admin_study`), so however a
@@ -16,6 +17,7 @@ from functools import cache
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from parzen.service.access import FailureLimiter, client_host
@@ -86,12 +88,14 @@ def authenticate(request: Request, storage: Storage, token: str) -> TokenRecord 
     return record
 
 
-def current_token(
+async def current_token(
     request: Request,
     storage: StorageDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> TokenRecord:
+    """The caller's token: from this process's token cache on the event loop, else looked
+    up in the database in the thread pool (the only part of it that may block)."""
     if not settings.auth:
         return LOCAL_TOKEN  # loopback clients only: service.access.LoopbackOnly
     if credentials is None:  # not a guess: not counted
@@ -100,7 +104,10 @@ def current_token(
             "missing bearer token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = authenticate(request, storage, credentials.credentials)
+    refuse_if_throttled(request)
+    token = storage.cached_token(token=credentials.credentials)
+    if token is None:
+        token = await run_in_threadpool(authenticate, request, storage, credentials.credentials)
     if token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -41,8 +42,9 @@ def ask(
     (report, heartbeat, tell, release, checkpoint upload) must carry it."""
     worker_id = body.worker_id if body else None
     # A registered worker's id is its token's alone; an unregistered one is only a label.
-    if worker_id is not None and storage.worker_exists(worker_id=worker_id):
-        own_worker(storage, worker_id, token)
+    if worker_id is not None:  # one lookup: a worker that is registered must be this token's
+        with contextlib.suppress(NotFoundError):
+            refuse_unless_owner(storage.get_worker(worker_id=worker_id), token)
     result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id)
     count_expired(result.expired)
     return ask_response(result)
@@ -54,14 +56,22 @@ def own_worker(storage: Storage, worker_id: str, token: TokenRecord) -> WorkerRe
     try:
         worker = storage.get_worker(worker_id=worker_id)
     except NotFoundError:
-        worker = None
-    if worker is None or worker.token_id != token.id:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            f"worker {worker_id!r} is not registered with this token: "
-            "register this worker with your own token (POST /workers)",
-        )
+        raise _not_yours(worker_id) from None
+    return refuse_unless_owner(worker, token)
+
+
+def refuse_unless_owner(worker: WorkerRecord, token: TokenRecord) -> WorkerRecord:
+    if worker.token_id != token.id:
+        raise _not_yours(worker.id)
     return worker
+
+
+def _not_yours(worker_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_403_FORBIDDEN,
+        f"worker {worker_id!r} is not registered with this token: "
+        "register this worker with your own token (POST /workers)",
+    )
 
 
 def ask_response(result: AskResult) -> AskResponse:

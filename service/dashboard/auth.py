@@ -65,20 +65,20 @@ async def _credentials(
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_credentials)]
 
 
-def viewer_token(
+async def viewer_token(
     request: Request, storage: StorageDep, settings: SettingsDep, credentials: CredentialsDep
 ) -> TokenRecord:
     """The dashboard's data endpoints: 401, 403 or 429 as the API answers them."""
-    return check_role(current_token(request, storage, settings, credentials), "viewer")
+    return check_role(await current_token(request, storage, settings, credentials), "viewer")
 
 
-def page_token(
+async def page_token(
     request: Request, storage: StorageDep, settings: SettingsDep, credentials: CredentialsDep
 ) -> TokenRecord:
     """The dashboard's pages: like `viewer_token`, but a missing or refused token leads to
     the sign-in form rather than a JSON error."""
     try:
-        return viewer_token(request, storage, settings, credentials)
+        return await viewer_token(request, storage, settings, credentials)
     except HTTPException as exc:
         if exc.status_code != status.HTTP_401_UNAUTHORIZED:
             raise

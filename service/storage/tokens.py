@@ -123,6 +123,12 @@ class TokenStore(StorageCore):
         self._tokens_changed()
         return record
 
+    def cached_token(self, *, token: str) -> TokenRecord | None:
+        """The token's record if this process's cache holds it (no database: a caller on
+        the event loop may ask), else None."""
+        cache = self.token_cache
+        return cache.get(hash_token(token)) if cache is not None else None
+
     def authenticate(self, *, token: str) -> TokenRecord | None:
         token_hash, cache = hash_token(token), self.token_cache
         if cache is not None and (cached := cache.get(token_hash)) is not None:

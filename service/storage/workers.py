@@ -48,10 +48,6 @@ class WorkerStore(StorageCore):
         with self.session() as session:
             return worker_record(worker_by_id(session, worker_id))
 
-    def worker_exists(self, *, worker_id: str) -> bool:
-        with self.session() as session:
-            return session.get(Worker, worker_id) is not None
-
     def touch_worker(self, *, worker_id: str, state: str | None = None) -> None:
         values: dict[str, object] = {"last_seen_at": utcnow()}
         if state is not None:
