@@ -195,6 +195,8 @@ class ParzenSearch:
         )
 
     def count_promotable(self, curves: Curves, best: float, run: Run) -> None:
+        """Stopped trials whose configuration is in its rung's top 1/eta once the run ends,
+        each configuration counted once with the mean of its entries, as the rung judges."""
         from sqlalchemy import select
 
         from parzen.service.db.models import RungEntry, Trial
@@ -209,21 +211,23 @@ class ParzenSearch:
                     Trial.params,
                 ).join(Trial, Trial.id == RungEntry.trial_id)
             ).all()
-        rungs: dict[tuple[int, int], list[Any]] = {}
+        rungs: dict[tuple[int, int], dict[tuple[int, ...], list[Any]]] = {}
         for row in rows:
-            rungs.setdefault((row.bracket, row.epoch), []).append(row)
-        for entries in rungs.values():
-            values = sorted((e.value for e in entries), reverse=True)
-            keep = len(values) // HALVING["reduction_factor"]
-            cutoff = values[keep - 1] if keep else -math.inf
-            for entry in entries:
-                if entry.keep:
-                    continue
-                run.stopped += 1
-                if entry.value >= cutoff:
-                    run.promotable += 1
-                    config = tuple(int(entry.params[name]) for name in self.names)
-                    run.promotable_better += curves.val[config][-1] > best
+            config = tuple(int(row.params[name]) for name in self.names)
+            rungs.setdefault((row.bracket, row.epoch), {}).setdefault(config, []).append(row)
+        for by_config in rungs.values():
+            means = {c: float(np.mean([e.value for e in es])) for c, es in by_config.items()}
+            ranked = sorted(means.values(), reverse=True)
+            keep = len(ranked) // HALVING["reduction_factor"]
+            cutoff = ranked[keep - 1] if keep else -math.inf
+            for config, entries in by_config.items():
+                for entry in entries:
+                    if entry.keep:
+                        continue
+                    run.stopped += 1
+                    if means[config] >= cutoff:
+                        run.promotable += 1
+                        run.promotable_better += curves.val[config][-1] > best
 
     def close(self) -> None:
         self.storage.close()

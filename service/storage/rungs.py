@@ -11,6 +11,7 @@ lock that the report's trial UPDATE already holds when the rung is read.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -112,15 +113,8 @@ def decide_at_rung(
     )
     if entry is not None and entry.attempt == report.attempt:
         return None  # kept at this rung already (this is a later epoch, or a repeated report)
-    others = list(
-        session.scalars(
-            select(RungEntry.value).where(
-                RungEntry.study_id == report.study_id,
-                RungEntry.bracket == bracket,
-                RungEntry.epoch == epoch,
-                RungEntry.trial_id != report.trial_id,
-            )
-        )
+    others = rung_values_by_configuration(
+        session, study_id=report.study_id, bracket=bracket, epoch=epoch, trial_id=report.trial_id
     )
     judgement = pruner.judge(report.value, others, maximize=report.maximize)
     if entry is None:
@@ -151,6 +145,34 @@ def decide_at_rung(
         judgement=judgement,
         maximize=report.maximize,
     )
+
+
+def rung_values_by_configuration(
+    session: Session, *, study_id: int, bracket: int, epoch: int, trial_id: int
+) -> list[float]:
+    """The rung's other entries, one value per distinct configuration (the mean of its trials).
+
+    TPE proposes good configurations again and again; counted once per trial, their repeats
+    filled the rungs and raised the cut-offs until a new good configuration was stopped
+    every time (the convnet replay, README "Pruning"). Mean, not max: in real training a
+    repeat is another noisy run of the same configuration, and the mean is the better
+    estimate of it. The reporting trial's own configuration, when it reached the rung
+    before, stays in as one value: dropping it measured worse on the convnet replay.
+    """
+    rows = session.execute(
+        select(RungEntry.value, Trial.vals)
+        .join(Trial, Trial.id == RungEntry.trial_id)
+        .where(
+            RungEntry.study_id == study_id,
+            RungEntry.bracket == bracket,
+            RungEntry.epoch == epoch,
+            RungEntry.trial_id != trial_id,
+        )
+    ).all()
+    by_configuration: dict[str, list[float]] = {}
+    for value, vals in rows:
+        by_configuration.setdefault(json.dumps(vals, sort_keys=True), []).append(value)
+    return [sum(values) / len(values) for values in by_configuration.values()]
 
 
 def _stored_reason(pruner: HalvingPruner, entry: RungEntry, report: RungReport) -> str:

@@ -93,7 +93,7 @@ class HalvingPruner:
         side = "below" if maximize else "above"
         return (
             f"epoch {epoch}: {metric} {value:.4g} is {side} the rung's top {fraction} "
-            f"({judgement.entries} trials), cut-off {judgement.cutoff:.4g}"
+            f"({judgement.entries} configurations), cut-off {judgement.cutoff:.4g}"
         )
 
     def _bracket_budget(self, bracket: int) -> int:

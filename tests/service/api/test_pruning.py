@@ -41,7 +41,9 @@ def test_a_pruned_trial_says_why_in_the_api_and_on_its_page(client: TestClient) 
         for trial, accuracy in zip(trials, (0.9, 0.8, 0.5), strict=True)
     ]
     assert [a["should_stop"] for a in answers] == [False, False, True]
-    reason = "epoch 1: val_accuracy 0.5 is below the rung's top third (3 trials), cut-off 0.9"
+    reason = (
+        "epoch 1: val_accuracy 0.5 is below the rung's top third (3 configurations), cut-off 0.9"
+    )
     assert answers[2]["reason"] == reason
     api_tell(client, trials[2], "pruned")
     assert client.get("/api/v1/studies/s1/trials/3").json()["pruned_reason"] == reason

@@ -1,5 +1,5 @@
 """ASHA and Hyperband rungs in SQL, on SQLite and PostgreSQL: who continues, under
-concurrent reports, and a retried attempt counted once."""
+concurrent reports, a retried attempt counted once, and each configuration counted once."""
 
 from __future__ import annotations
 
@@ -45,6 +45,67 @@ def _entries(storage: Storage) -> list[RungEntry]:
         return list(rows)
 
 
+def _configured(
+    storage: Storage, pool: SamplerPool, configurations: list[int]
+) -> list[TrialRecord]:
+    """One trial per item, the item its configuration: trials given the same item share
+    their `vals`, as TPE's repeats of a grid point do."""
+    trials = [_ask(storage, pool) for _ in configurations]
+    with storage.session() as session:
+        for trial, configuration in zip(trials, configurations, strict=True):
+            vals = {"units": configuration, "layer": {"index": 0}}
+            session.execute(update(Trial).where(Trial.id == trial.id).values(vals=vals))
+    return trials
+
+
+def _rung_one(storage: Storage, trials: list[TrialRecord], losses: list[float]) -> list[bool]:
+    """Each trial reports its loss at epoch 1, in order: whether it was told to stop."""
+    return [
+        store_report(storage, trial, step=1, values={"val_loss": loss}).should_stop
+        for trial, loss in zip(trials, losses, strict=True)
+    ]
+
+
+def test_repeats_of_a_configuration_count_once_at_a_rung(storage: Storage) -> None:
+    """Three runs of one configuration, then a new one: counted per trial the rung would
+    hold 4 entries and stop the newcomer (cut-off 0.1). If this fails, TPE's repeats of a
+    good configuration fill the rungs again and raise the cut-offs until new good
+    configurations are stopped every time (the convnet replay's miss, README "Pruning")."""
+    pool = _study(storage)
+    trials = _configured(storage, pool, [1, 1, 1, 2, 3])
+    # The fourth sees one other configuration: too few to judge. The fifth sees two:
+    # 3 entries, 1 kept, cut-off 0.1.
+    assert _rung_one(storage, trials[:4], [0.1, 0.1, 0.1, 0.2]) == [False] * 4
+    result = store_report(storage, trials[4], step=1, values={"val_loss": 0.3})
+    assert result.should_stop
+    assert result.reason == (
+        "epoch 1: val_loss 0.3 is above the rung's top third (3 configurations), cut-off 0.1"
+    )
+    assert len(_entries(storage)) == 5  # every trial keeps its own entry
+
+
+def test_a_repeated_configuration_counts_with_the_mean_of_its_runs(storage: Storage) -> None:
+    """Real training is noisy: two runs of one configuration at 0.1 and 0.5 count as 0.3,
+    so 0.15 is the best of three and continues. If this fails, the rung takes a repeated
+    configuration's best run (0.1: 0.15 would stop) or every run (4 entries: it would stop
+    too), and one lucky run of a configuration sets the bar for all the others."""
+    pool = _study(storage)
+    trials = _configured(storage, pool, [1, 1, 2, 3])
+    assert _rung_one(storage, trials, [0.1, 0.5, 0.2, 0.15]) == [False] * 4
+
+
+def test_a_repeat_is_judged_against_its_own_configurations_earlier_runs(
+    storage: Storage,
+) -> None:
+    """A configuration back at the rung meets its own earlier runs as one value among the
+    others: 0.3 against 0.1 (itself before) and 0.2 is 3 entries, cut-off 0.1, and stops.
+    If this fails, a repeat is judged without its own configuration (2 entries: too few to
+    judge, it continues), the variant that measured worse on the convnet replay."""
+    pool = _study(storage)
+    trials = _configured(storage, pool, [1, 2, 1])
+    assert _rung_one(storage, trials, [0.1, 0.2, 0.3]) == [False, False, True]
+
+
 def test_asha_keeps_the_top_third_of_a_rung_and_stores_why(storage: Storage) -> None:
     pool = _study(storage)
     trials = [_ask(storage, pool) for _ in range(4)]
@@ -56,7 +117,7 @@ def test_asha_keeps_the_top_third_of_a_rung_and_stores_why(storage: Storage) -> 
     assert [a.should_stop for a in answers] == [False, False, False, True]
     # Third: the best of three. Fourth: 4 // 3 = 1 kept, cut-off 0.3.
     assert answers[3].reason == (
-        "epoch 1: val_loss 0.6 is above the rung's top third (4 trials), cut-off 0.3"
+        "epoch 1: val_loss 0.6 is above the rung's top third (4 configurations), cut-off 0.3"
     )
     # Between rungs nothing is judged; the kept ones meet again at epoch 3.
     assert not store_report(storage, trials[0], step=2, values={"val_loss": 9.0}).should_stop
@@ -137,7 +198,7 @@ def test_a_requeued_attempt_replaces_its_rung_entry(storage: Storage) -> None:
     # Attempt 2 reaches epoch 1 again: judged against the two others only (3 entries, not
     # 4: with 4 the best one would be kept and 0.25 would stop at 2nd place of 4).
     result = store_report(storage, again, step=1, values={"val_loss": 0.25})
-    assert result.should_stop and "(3 trials)" in result.reason
+    assert result.should_stop and "(3 configurations)" in result.reason
     entries = _entries(storage)
     assert len(entries) == 3
     mine = [e for e in entries if e.trial_id == first.id]
