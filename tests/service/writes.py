@@ -7,11 +7,15 @@ of that proof itself (a write from the wrong holder) call the routes and the sto
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from parzen.service.db.base import utcnow
+from parzen.service.db.models import Trial as TrialRow
 from parzen.service.storage import Storage, TrialRecord
 from parzen.worker.client import ParzenClient, Trial
 
@@ -50,6 +54,18 @@ def api_tell(
 
 def api_release(client: TestClient | httpx.Client, trial: Held) -> httpx.Response:
     return client.post(f"/api/v1/trials/{trial['id']}/release", json=holder(trial))
+
+
+def run_out_lease(storage: Storage, trial_id: int) -> None:
+    """The trial's lease ends now, as if its worker had gone quiet; nothing is swept yet (the
+    caller runs `expire_leases`, or lets an ask do it). Tests set the time rather than sleep
+    through a short lease, which fails whenever the machine is slower than the lease."""
+    with storage.session() as session:
+        session.execute(
+            update(TrialRow)
+            .where(TrialRow.id == trial_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
 
 
 def store_holder(trial: TrialRecord) -> dict[str, Any]:

@@ -15,13 +15,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
-from parzen.service.db.base import utcnow
-from parzen.service.db.models import Trial
 from parzen.service.storage import Storage, report_sql
 from tests.service.api.test_studies import study_body
-from tests.service.writes import api_heartbeat, api_release, api_report, api_tell
+from tests.service.writes import (
+    api_heartbeat,
+    api_release,
+    api_report,
+    api_tell,
+    run_out_lease,
+)
 
 
 def _bearer(client: TestClient) -> dict[str, str]:
@@ -50,12 +53,7 @@ def _detail(client: TestClient, number: int = 1) -> dict[str, Any]:
 def _expire(storage: Storage, trial_id: int) -> None:
     """The lease runs out now (as if its worker had gone quiet), and a sweep sees it (this
     one, or the app's own reaper if it came first)."""
-    with storage.session() as session:
-        session.execute(
-            update(Trial)
-            .where(Trial.id == trial_id)
-            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
-        )
+    run_out_lease(storage, trial_id)
     storage.expire_leases()
     assert storage.get_trial_by_id(trial_id=trial_id).state == "queued"
 

@@ -3,17 +3,12 @@ do not reach (a late complete on a queued or lease-exhausted trial, a handed-bac
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from sqlalchemy import update
 
-from parzen.service.db.base import utcnow
-from parzen.service.db.models import Trial
 from parzen.service.proposals import SamplerPool
 from parzen.service.storage import ConflictError, ForbiddenError, Storage, TrialRecord
 from tests.service.factories import study_spec
-from tests.service.writes import store_release, store_report, store_tell
+from tests.service.writes import run_out_lease, store_release, store_report, store_tell
 
 
 @pytest.fixture
@@ -28,12 +23,7 @@ def _ask(storage: Storage, pool: SamplerPool, token_id: int | None = None) -> Tr
 
 
 def _expire(storage: Storage, trial: TrialRecord) -> None:
-    with storage.session() as session:
-        session.execute(
-            update(Trial)
-            .where(Trial.id == trial.id)
-            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
-        )
+    run_out_lease(storage, trial.id)
     assert storage.expire_leases().total == 1
 
 

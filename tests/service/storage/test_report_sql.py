@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, update
 
-from parzen.service.db.base import utcnow
-from parzen.service.db.models import Trial, Worker
+from parzen.service.db.models import Worker
 from parzen.service.proposals import SamplerPool
 from parzen.service.storage import ConflictError, Storage, TrialRecord, report_sql
 from tests.service.factories import study_spec
 from tests.service.statements import statements
-from tests.service.writes import store_report, store_tell
+from tests.service.writes import run_out_lease, store_report, store_tell
 
 
 def _leased(storage: Storage) -> TrialRecord:
@@ -90,12 +89,7 @@ def test_a_lease_taken_back_between_the_read_and_the_renewal_is_answered_as_lost
     renew = report_sql.renew
 
     def swept_first(conn: Connection, trial_id: int, attempt: int, changes: dict[str, Any]) -> bool:
-        with storage.session() as other:  # another transaction, as another process's sweep
-            other.execute(
-                update(Trial)
-                .where(Trial.id == trial_id)
-                .values(lease_expires_at=utcnow() - timedelta(seconds=1))
-            )
+        run_out_lease(storage, trial_id)  # other transactions, as another process's sweep
         assert storage.expire_leases().requeued == 1
         return renew(conn, trial_id, attempt, changes)
 

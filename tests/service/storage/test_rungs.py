@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 
 from parzen.service.algorithms.pruners import HalvingPruner
-from parzen.service.db.base import utcnow
 from parzen.service.db.models import RungEntry, Trial
 from parzen.service.proposals import SamplerPool
 from parzen.service.storage import Storage, StorageUnavailable, TrialRecord
 from tests.service.factories import study_spec
-from tests.service.writes import store_report, store_tell
+from tests.service.writes import run_out_lease, store_report, store_tell
 
 ASHA = {"type": "asha", "min_epochs": 1, "reduction_factor": 3, "max_epochs": 9}
 
@@ -186,12 +184,7 @@ def test_a_requeued_attempt_replaces_its_rung_entry(storage: Storage) -> None:
     assert not store_report(storage, third, step=1, values={"val_loss": 0.1}).should_stop
     # The first attempt's lease runs out (set in the past: a short lease and a sleep made
     # the test fail whenever the three asks took longer than the lease on a busy machine).
-    with storage.session() as session:
-        session.execute(
-            update(Trial)
-            .where(Trial.id == first.id)
-            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
-        )
+    run_out_lease(storage, first.id)
     assert storage.expire_leases().requeued == 1
     again = _ask(storage, pool)
     assert again.id == first.id and again.attempt == 2
