@@ -10,11 +10,17 @@ time (psutil, the uvicorn master and its workers) around each:
   and p50/p95/p99 per endpoint, and server CPU per request over the whole mix;
 - ask, report, heartbeat, tell: the same N workers send only that request (each asks
   `--held` trials and keeps them, reports and heartbeats on them, then tells them), so the
-  server's CPU in the phase over its requests is that endpoint's CPU per request.
+  server's CPU in the phase over its requests is that endpoint's CPU per request;
+- fleet: the loop again, each worker training an epoch (`--epoch-seconds`, +-20%) before
+  each report, from staggered starts: the load N GPUs send, where the loop measures only
+  the most the server holds.
 
-Then N threads of `optuna.load_study(...)` on a second database of the same PostgreSQL run
-the loop (ask with its suggestions, `trial.report` per epoch, tell) for as long, as the anchor
-a team would otherwise deploy. The last line is `ask_p99_ms_at_<N>_workers: <ms>`.
+The default sampler alone is then timed in this process on the history the phases left, so
+an ask's server CPU can be held against the sampler's. Then N threads of
+`optuna.load_study(...)` on a second database of the same PostgreSQL run the loop and the
+fleet (ask with its suggestions, `trial.report` per epoch, tell) for as long, as the anchor
+a team would otherwise deploy. The last line is `ask_p99_ms_at_<N>_workers: <ms>`, the fleet
+phase's (the line before it, `..._unpaced`, the loop's).
 
     python bench/load.py                          # 64 workers, 2 server processes, 30 s
     python bench/load.py --workers 16 --seconds 10 --no-optuna
