@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, or_, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.db.base import utcnow
@@ -129,10 +130,30 @@ _END_ATTEMPT = (
     )
     .values(outcome=bindparam("w_outcome"), ended_at=bindparam("w_now"), error=bindparam("w_error"))
 )
-_COUNT = {
-    failed: update(Worker)
-    .where(Worker.id == bindparam("w_worker_id"))
-    .values({counter: counter + 1, Worker.last_seen_at: bindparam("w_now")})
+
+
+def _worker_done(counter: Any) -> Any:
+    """The trial's worker counts the trial and is seen, and whichever worker has the trial as
+    its current one is idle again: one UPDATE for both. In SQL every SET expression reads the
+    row as it was, so the CASEs test the old values."""
+    own = Worker.id == bindparam("w_worker_id")
+    current = Worker.current_trial_id == bindparam("w_trial_id")
+    return (
+        update(Worker)
+        .where(or_(own, current))
+        .values(
+            {
+                counter: counter + case((own, 1), else_=0),
+                Worker.last_seen_at: case((own, bindparam("w_now")), else_=Worker.last_seen_at),
+                Worker.current_trial_id: case((current, None), else_=Worker.current_trial_id),
+                Worker.state: case((current, "idle"), else_=Worker.state),
+            }
+        )
+    )
+
+
+_WORKER_DONE = {
+    failed: _worker_done(counter)
     for failed, counter in ((True, Worker.trials_failed), (False, Worker.trials_done))
 }
 
@@ -156,6 +177,10 @@ def end_attempt(
     )
 
 
-def count_for_worker(session: Session, worker_id: str, trial_id: int, *, failed: bool) -> None:
-    session.connection().execute(_COUNT[failed], {"w_worker_id": worker_id, "w_now": utcnow()})
-    _free_worker(session, trial_id, "idle")
+def count_for_worker(
+    session: Session, worker_id: str, trial_id: int, now: datetime, *, failed: bool
+) -> None:
+    """The trial's worker is done with it (failed or not) and idle, unless it moved on."""
+    session.connection().execute(
+        _WORKER_DONE[failed], {"w_worker_id": worker_id, "w_trial_id": trial_id, "w_now": now}
+    )

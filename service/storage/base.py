@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Self
 
@@ -148,14 +149,21 @@ _LOCK_TRIALS_STUDY = (
     update(Study)
     .where(Study.id == _STUDY_OF_TRIAL.scalar_subquery())
     .values(change_seq=Study.change_seq + 1, updated_at=bindparam("w_now"))
-    .returning(Study.id, Study.change_seq)
+    .returning(Study.id, Study.change_seq, (Study.trial_counter >= Study.max_trials).label("spent"))
 )
 
 
-def lock_trials_study(session: Session, trial_id: int) -> tuple[int, int]:
-    """`lock_study` for the study of a trial, found in the same statement: the study's id and
-    a fresh change stamp (404 for no such trial). What every write that ends an attempt does
-    first (built once: see report_sql.py)."""
+@dataclass(frozen=True, slots=True)
+class LockedStudy:
+    id: int
+    stamp: int  # the study's fresh change stamp
+    spent: bool  # every trial of its budget is handed out (it may be complete once none runs)
+
+
+def lock_trials_study(session: Session, trial_id: int) -> LockedStudy:
+    """`lock_study` for the study of a trial, found in the same statement: the study's id, a
+    fresh change stamp and whether its budget is handed out (404 for no such trial). What
+    every write that ends an attempt does first (built once: see report_sql.py)."""
     row = (
         session.connection()
         .execute(_LOCK_TRIALS_STUDY, {"w_trial_id": trial_id, "w_now": utcnow()})
@@ -163,7 +171,7 @@ def lock_trials_study(session: Session, trial_id: int) -> tuple[int, int]:
     )
     if row is None:
         raise no_trial(trial_id)
-    return row.id, row.change_seq
+    return LockedStudy(row.id, row.change_seq, bool(row.spent))
 
 
 def best_first(direction: str) -> ColumnElement[Any]:

@@ -6,6 +6,7 @@ from dataclasses import fields
 from typing import Any
 
 from pydantic import TypeAdapter
+from sqlalchemy import Row
 
 from parzen.service.db import models
 from parzen.service.storage.records import (
@@ -33,7 +34,7 @@ def study_record(
 
 
 def trial_record(
-    row: models.Trial,
+    row: models.Trial | Row[Any],  # a Row of the trials table's columns reads the same
     *,
     study_name: str,
     objective: dict[str, Any] | None = None,

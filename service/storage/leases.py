@@ -127,11 +127,11 @@ def holding_locked(
 ) -> tuple[int, int, TrialAttempt]:
     """The trial's study id, its change stamp once locked, and the attempt this lease token
     holds: how every write that ends or hands back an attempt begins."""
-    study_id, stamp = lock_trials_study(session, trial_id)
+    locked = lock_trials_study(session, trial_id)
     held = holding(
         session, trial_id=trial_id, lease_token=lease_token, token_id=token_id, attempt=attempt
     )
-    return study_id, stamp, held
+    return locked.id, locked.stamp, held
 
 
 def not_current(held: AttemptView, state: str, current: int) -> ConflictError:

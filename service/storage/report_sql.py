@@ -42,17 +42,21 @@ class HeldAttempt:
 
 @dataclass(frozen=True, slots=True)
 class ReportTarget:
-    """A trial as a report sees it: its state, its study's settings, the named attempt."""
+    """A trial as a report (or a tell) sees it: its state, its study's settings, the named
+    attempt."""
 
     state: str
     current: int  # the attempt running the trial
     number: int
+    worker_id: str | None  # the worker running the trial
+    last_intermediate: float | None
     study_id: int
     study_name: str
     metric: str
     direction: str
     lease_seconds: float
     pruner: dict[str, Any]
+    objective: dict[str, Any]
     held: HeldAttempt | None  # None: the lease token names no attempt of this trial
 
 
@@ -61,12 +65,15 @@ _TARGET = (
         Trial.state,
         Trial.attempt,
         Trial.number,
+        Trial.worker_id.label("trial_worker_id"),
+        Trial.last_intermediate,
         Study.id,
         Study.name,
         Study.metric,
         Study.direction,
         Study.lease_seconds,
         Study.pruner,
+        Study.objective,
         TrialAttempt.attempt.label("held_attempt"),
         TrialAttempt.token_id,
         TrialAttempt.outcome,
@@ -109,12 +116,15 @@ def read_target(conn: Connection, trial_id: int, lease_hash: str) -> ReportTarge
         state=row.state,
         current=row.attempt,
         number=row.number,
+        worker_id=row.trial_worker_id,
+        last_intermediate=row.last_intermediate,
         study_id=row.id,
         study_name=row.name,
         metric=row.metric,
         direction=row.direction,
         lease_seconds=row.lease_seconds,
         pruner=row.pruner,
+        objective=row.objective,
         held=held,
     )
 

@@ -15,10 +15,17 @@ from sqlalchemy.orm import Session
 
 from parzen.service.algorithms.pruners import make_pruner
 from parzen.service.db.base import utcnow
-from parzen.service.db.models import Study, Trial
+from parzen.service.db.models import Study, Trial, TrialAttempt
 from parzen.service.storage import report_sql
 from parzen.service.storage.attempts import count_for_worker, end_attempt
-from parzen.service.storage.base import StorageCore, lease_until, lock_study
+from parzen.service.storage.base import (
+    LockedStudy,
+    StorageCore,
+    lease_until,
+    lock_study,
+    lock_trials_study,
+)
+from parzen.service.storage.convert import trial_record
 from parzen.service.storage.errors import ConflictError
 from parzen.service.storage.leases import (
     FINISHED,
@@ -27,7 +34,6 @@ from parzen.service.storage.leases import (
     check_holder,
     complete_late,
     hash_lease,
-    holding_locked,
     may_complete_late,
     not_current,
 )
@@ -39,11 +45,16 @@ from parzen.service.storage.rungs import RungReport, pruning_reason
 TellState = Literal["complete", "pruned", "failed"]
 
 
-# The current attempt's result (its SET clause comes from the parameters' keys).
-_FINISH = update(Trial).where(
-    Trial.id == bindparam("w_trial_id"),
-    Trial.state == "running",
-    Trial.attempt == bindparam("w_attempt"),
+# The current attempt's result (its SET clause comes from the parameters' keys), returning
+# the row the tell's answer is built from.
+_FINISH = (
+    update(Trial)
+    .where(
+        Trial.id == bindparam("w_trial_id"),
+        Trial.state == "running",
+        Trial.attempt == bindparam("w_attempt"),
+    )
+    .returning(*Trial.__table__.columns)
 )
 
 
@@ -127,68 +138,48 @@ class ResultStore(StorageCore):
     ) -> TrialRecord:
         """Finish the attempt this lease token names. The first full result wins; an expired
         attempt's complete is kept as its own (see leases.py), anything else from an attempt
-        that is no longer current is refused."""
+        that is no longer current is refused.
+
+        The tell of the attempt running its trial, nearly every tell, is Core statements on
+        the session's connection: the study's lock (which also says whether its budget is
+        handed out), the report's joined read of the trial and the attempt, the result
+        RETURNING the row the answer is built from, the attempt's end, the worker's count;
+        and the study's completion only once its whole budget is handed out."""
         state, value, error = _sanitize_tell(state, value, error)
         now = utcnow()
         with self.session() as session:
-            study_id, stamp, held = holding_locked(
-                session,
-                trial_id=trial_id,
-                lease_token=lease_token,
-                token_id=token_id,
-                attempt=attempt,
-            )
-            trial = session.get_one(Trial, trial_id, populate_existing=True)
-            if held.outcome in FINISHED:
-                return _repeated_tell(session, trial_id, state, value)
-            if held.outcome == "running":
-                self._finish(session, trial, state, value, metrics, error, stamp, now)
-            elif (
-                state == "complete"
-                and value is not None
-                and may_complete_late(session, trial, held)
-            ):
-                late = LateComplete(value, finite_json(metrics or {}), stamp, now)
-                complete_late(session, trial, held, late)
-            else:
-                raise not_current(held, trial.state, trial.attempt)
-            _complete_if_spent(session, study_id, now)
-            # The answer is read in the transaction that applied the tell: once it commits,
-            # nothing is left to fail, so an error answer always means nothing was applied.
-            return told(session, trial_id)
-
-    def _finish(
-        self,
-        session: Session,
-        trial: Trial,
-        state: TellState,
-        value: float | None,
-        metrics: dict[str, Any] | None,
-        error: str | None,
-        stamp: int,
-        now: datetime,
-    ) -> None:
-        """The current attempt's own result (the caller holds the study's lock)."""
-        if state == "pruned" and value is None:
-            value = trial.last_intermediate
-        # Core on the connection: told() reads the row back, so the ORM's copy need not follow.
-        session.connection().execute(
-            _FINISH,
-            {
-                "w_trial_id": trial.id,
-                "w_attempt": trial.attempt,
-                "state": state,
-                "value": value,
-                "metrics": finite_json(metrics or {}),
-                "error": error,
-                "finished_at": now,
-                "lease_expires_at": None,
-                "change_seq": stamp,
-            },
-        )
-        end_attempt(session, trial.id, trial.attempt, state, now, error)
-        if trial.worker_id is not None:
-            count_for_worker(session, trial.worker_id, trial.id, failed=state == "failed")
+            conn = session.connection()
+            locked = lock_trials_study(session, trial_id)
+            target = report_sql.read_target(conn, trial_id, hash_lease(lease_token))
+            if target is None:  # its study is locked: the trial cannot have gone since
+                raise no_trial(trial_id)
+            held = check_holder(target.held, trial_id=trial_id, token_id=token_id, attempt=attempt)
+            if held.outcome != "running":  # a repeat, a late result, or a refusal
+                return _tell_not_running(session, held, state, value, metrics, locked)
+            if state == "pruned" and value is None:
+                value = target.last_intermediate
+            # The answer is this transaction's own write: once it commits, nothing is left to
+            # fail, so an error answer always means nothing was applied.
+            row = conn.execute(
+                _FINISH,
+                {
+                    "w_trial_id": trial_id,
+                    "w_attempt": held.attempt,
+                    "state": state,
+                    "value": value,
+                    "metrics": finite_json(metrics or {}),
+                    "error": error,
+                    "finished_at": now,
+                    "lease_expires_at": None,
+                    "change_seq": locked.stamp,
+                },
+            ).one()
+            end_attempt(session, trial_id, held.attempt, state, now, error)
+            if target.worker_id is not None:
+                count_for_worker(session, target.worker_id, trial_id, now, failed=state == "failed")
+            if locked.spent:
+                _complete_if_spent(session, locked.id, now)
+            return trial_record(row, study_name=target.study_name, objective=target.objective)
 
     def add_trials(self, *, study_name: str, trials: Sequence[FinishedTrial]) -> list[int]:
         """Append finished trials to a study's history; they count toward max_trials.
@@ -228,6 +219,35 @@ class ResultStore(StorageCore):
             # spent study is complete (no worker's ask would ever say so).
             _complete_if_spent(session, study_id, now)
         return list(range(first, first + len(rows)))
+
+
+def _tell_not_running(
+    session: Session,
+    held: AttemptView,
+    state: TellState,
+    value: float | None,
+    metrics: dict[str, Any] | None,
+    locked: LockedStudy,
+) -> TrialRecord:
+    """A tell from an attempt that no longer runs its trial (the caller holds the study's
+    lock): the same result again is answered as it was; an expired attempt's complete is
+    kept as its own when no result came first (leases.py); anything else is refused."""
+    if held.outcome in FINISHED:
+        return _repeated_tell(session, held.trial_id, state, value)
+    trial = session.get_one(Trial, held.trial_id, populate_existing=True)
+    if state == "complete" and value is not None:
+        attempt = session.scalars(
+            select(TrialAttempt).where(
+                TrialAttempt.trial_id == held.trial_id, TrialAttempt.attempt == held.attempt
+            )
+        ).one()
+        if may_complete_late(session, trial, attempt):
+            now = utcnow()
+            late = LateComplete(value, finite_json(metrics or {}), locked.stamp, now)
+            complete_late(session, trial, attempt, late)
+            _complete_if_spent(session, locked.id, now)
+            return told(session, held.trial_id)
+    raise not_current(held, trial.state, trial.attempt)
 
 
 def _stale_report(held: AttemptView, state: str, current: int) -> ReportResult:

@@ -52,4 +52,5 @@ def test_lookups_find_what_exists_and_lock_bumps_the_stamp(storage: Storage) -> 
     with storage.session() as session:
         assert study_by_name(session, "study").change_seq == before + 1
     with storage.session() as session:  # a trial's write locks its study the same way
-        assert lock_trials_study(session, trial.id) == (study.id, before + 2)
+        locked = lock_trials_study(session, trial.id)
+        assert (locked.id, locked.stamp) == (study.id, before + 2)

@@ -1,6 +1,6 @@
 """The hot writes' statements, on SQLite and PostgreSQL: a heartbeat is 2, a report 3 (the
-pruner's own reads come on top), a tell 9, and a worker's `last_seen_at` is written at most
-once per report_sql.SEEN_EVERY by reports. A fleet sends one report per GPU per epoch: each
+pruner's own reads come on top), a tell 5 (6 once its study's budget is handed out), and a
+worker's `last_seen_at` is written at most once per report_sql.SEEN_EVERY by reports. A fleet sends one report per GPU per epoch: each
 statement more is a database round trip more on the write a server answers most."""
 
 from __future__ import annotations
@@ -62,19 +62,30 @@ def test_the_worker_is_marked_seen_once_its_last_sighting_is_a_second_old(
     assert storage.list_workers()[0].last_seen_at > before + timedelta(milliseconds=500)
 
 
-def test_a_tell_is_nine_statements_and_completes_a_spent_study(storage: Storage) -> None:
+@pytest.mark.parametrize(("max_trials", "expected"), [(1, 6), (5, 5)])
+def test_a_tell_is_five_statements_and_six_when_it_may_complete_the_study(
+    storage: Storage, max_trials: int, expected: int
+) -> None:
     """If this fails, a tell got a round trip longer (the study found apart from its lock,
-    the whole study row loaded to see whether it is spent), or a spent study is no longer
-    marked complete by its last tell."""
-    storage.create_study(spec=study_spec(max_trials=1))
+    the trial read apart from its attempt, the answer read back after the write, the worker
+    counted and freed in two writes, the study's completion tried while trials remain), or
+    its one UPDATE of the workers no longer counts the trial and frees the worker, or a spent
+    study is no longer marked complete by its last tell."""
+    storage.create_study(spec=study_spec(max_trials=max_trials))
     worker = storage.register_worker(host="h", pid=1, gpu=None, builders=[], datasets=[])
     trial = storage.ask(study_name="study", worker_id=worker.id, proposer=SamplerPool()).trial
     assert trial is not None
     with statements(storage.engine) as sent:
         told = store_tell(storage, trial, "complete", 0.25)
     assert (told.state, told.value, told.study_name) == ("complete", 0.25, "study")
-    assert len(sent) == 9, sent
-    assert storage.get_study(name="study").state == "complete"
+    assert (told.attempt, told.worker_id, told.finished_at is not None) == (1, worker.id, True)
+    assert len(sent) == expected, sent
+    assert len(_worker_writes(sent)) == 1
+    (after,) = storage.list_workers()
+    assert (after.state, after.current_trial_id, after.trials_done) == ("idle", None, 1)
+    spent = "complete" if max_trials == 1 else "running"
+    assert storage.get_study(name="study").state == spent
+    assert storage.get_trial_by_id(trial_id=trial.id) == told
 
 
 def test_a_lease_taken_back_between_the_read_and_the_renewal_is_answered_as_lost(
