@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import contextlib
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 
 from parzen.service.api.params import Offset, StudyName, TrialId, TrialNumber
 from parzen.service.api.presenters import leased_trial, trial_detail, trial_public
@@ -23,6 +22,7 @@ from parzen.service.schemas import (
     TrialsPublic,
 )
 from parzen.service.storage import AskResult, NotFoundError, Storage, TokenRecord, WorkerRecord
+from parzen.service.storage.lookups import not_your_worker
 from parzen.service.storage.records import TrialState
 from parzen.service.storage.trials import TrialOrder
 
@@ -40,11 +40,9 @@ def ask(
 ) -> AskResponse:
     """A trial of this study. Its `lease_token` is shown once: every write to the trial
     (report, heartbeat, tell, release, checkpoint upload) must carry it."""
+    # A registered worker's id is its token's alone (403 otherwise); an unregistered one is
+    # only a label. The ask checks it in its own transaction.
     worker_id = body.worker_id if body else None
-    # A registered worker's id is its token's alone; an unregistered one is only a label.
-    if worker_id is not None:  # one lookup: a worker that is registered must be this token's
-        with contextlib.suppress(NotFoundError):
-            refuse_unless_owner(storage.get_worker(worker_id=worker_id), token)
     result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id)
     count_expired(result.expired)
     return ask_response(result)
@@ -56,22 +54,10 @@ def own_worker(storage: Storage, worker_id: str, token: TokenRecord) -> WorkerRe
     try:
         worker = storage.get_worker(worker_id=worker_id)
     except NotFoundError:
-        raise _not_yours(worker_id) from None
-    return refuse_unless_owner(worker, token)
-
-
-def refuse_unless_owner(worker: WorkerRecord, token: TokenRecord) -> WorkerRecord:
+        raise not_your_worker(worker_id) from None
     if worker.token_id != token.id:
-        raise _not_yours(worker.id)
+        raise not_your_worker(worker_id)
     return worker
-
-
-def _not_yours(worker_id: str) -> HTTPException:
-    return HTTPException(
-        status.HTTP_403_FORBIDDEN,
-        f"worker {worker_id!r} is not registered with this token: "
-        "register this worker with your own token (POST /workers)",
-    )
 
 
 def ask_response(result: AskResult) -> AskResponse:

@@ -17,12 +17,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from parzen.service.db.base import utcnow
-from parzen.service.db.models import Finalization, Study, Trial, TrialState, Worker
+from parzen.service.db.models import Study, Trial, TrialState, Worker
+from parzen.service.storage.ask_sql import AskState, ask_state
 from parzen.service.storage.attempts import expire_study_leases
 from parzen.service.storage.base import StorageCore, lease_until
 from parzen.service.storage.convert import study_record, trial_record
+from parzen.service.storage.errors import NotFoundError
 from parzen.service.storage.leases import start_attempt
-from parzen.service.storage.lookups import study_by_name, study_id_by_name
+from parzen.service.storage.lookups import not_your_worker, study_by_name, study_id_by_name
 from parzen.service.storage.proposing import (
     ASK_ROUNDS,
     HistoryMoved,
@@ -36,6 +38,11 @@ from parzen.service.storage.results import mark_complete
 from parzen.service.storage.rungs import epochs_trained
 
 
+class StaleStudyId(Exception):
+    """The study's id this process remembered for its name is another study's now (it was
+    deleted and created again): look the name up again."""
+
+
 class AskStore(StorageCore):
     def ask(
         self,
@@ -47,19 +54,46 @@ class AskStore(StorageCore):
     ) -> AskResult:
         """Lease a queued trial, or create one; its proposal is made from a snapshot, without
         the study's lock (see storage/proposing.py), and under the lock only as a last resort.
+        A worker it names must be registered with `token_id`'s bearer token, or be no
+        registered worker at all (then it is only a label); else ForbiddenError.
 
         The whole ask holds the study's sampler (`holding`), so that asks of one process
         take turns and each one's snapshot already has the trial the previous one inserted;
         the order is always sampler, then database lock."""
-        with self.session() as session:
-            study_id = study_id_by_name(session, study_name)
+        ask = (study_name, worker_id, proposer, token_id)
+        try:
+            return self._ask_holding(self._study_id(study_name), *ask)
+        except StaleStudyId:
+            self.study_ids.pop(study_name, None)
+            return self._ask_holding(self._study_id(study_name), *ask)
+        except NotFoundError:
+            self.study_ids.pop(study_name, None)
+            raise
+
+    def _study_id(self, study_name: str) -> int:
+        """The id of the study with this name, remembered by the process: a name is one
+        study's until that study is deleted, which the ask's lock finds out (StaleStudyId)."""
+        study_id = self.study_ids.get(study_name)
+        if study_id is None:
+            with self.session() as session:
+                study_id = self.study_ids[study_name] = study_id_by_name(session, study_name)
+        return study_id
+
+    def _ask_holding(
+        self,
+        study_id: int,
+        study_name: str,
+        worker_id: str | None,
+        proposer: Proposer,
+        token_id: int | None,
+    ) -> AskResult:
         with proposer.holding(study_id):
             for round_ in range(1, ASK_ROUNDS + 1):
                 last = round_ == ASK_ROUNDS or self.proposal_times.quick(study_id)
                 proposal = None if last else self._snapshot_proposal(study_name, proposer)
                 try:
                     return self._ask_once(
-                        study_name, worker_id, proposer, token_id, proposal, last=last
+                        study_id, study_name, worker_id, proposer, token_id, proposal, last=last
                     )
                 except HistoryMoved:
                     continue
@@ -69,14 +103,15 @@ class AskStore(StorageCore):
         """A proposal for the study's next trial if ask would create one now, else None."""
         with self.session() as session:
             study = study_by_name(session, study_name)
-            counts = _pending_counts(session, study.id)
-            if counts.get("queued") or _refusal(session, study, counts, utcnow()) is not None:
+            state = ask_state(session.connection(), study.id, None, utcnow())
+            if state.queued or _refusal(session, study, state, utcnow()) is not None:
                 return None
         with self.proposal_times.timing(study.id):
             return propose_from_snapshot(self.session, study, proposer)
 
     def _ask_once(
         self,
+        study_id: int,
         study_name: str,
         worker_id: str | None,
         proposer: Proposer,
@@ -86,18 +121,20 @@ class AskStore(StorageCore):
         last: bool,
     ) -> AskResult:
         now = utcnow()
-        study_id = None
         under_lock = False
         try:
             with self.session() as session:
                 study = study_by_name(session, study_name, lock=True)
-                study_id, stamp = study.id, study.change_seq
+                if study.id != study_id:
+                    raise StaleStudyId
+                stamp = study.change_seq
+                state = ask_state(session.connection(), study.id, worker_id, now)
+                _refuse_unless_owner(state, worker_id, token_id)
+                expired = LeaseExpiry()
                 # A deaf process expires nothing: see storage/sweeps.py.
-                expired = (
-                    LeaseExpiry()
-                    if self.hearing.deaf
-                    else expire_study_leases(session, study, stamp, now)
-                )
+                if state.expired and not self.hearing.deaf:
+                    expired = expire_study_leases(session, study, stamp, now)
+                    state = ask_state(session.connection(), study.id, worker_id, now)
                 current = proposal is not None and not expired.total and proposal.stamp == stamp - 1
 
                 def propose() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -111,32 +148,40 @@ class AskStore(StorageCore):
                     with self.proposal_times.timing(study.id):
                         return propose_at(session, study, stamp - 1, proposer)
 
-                result = _ask_locked(session, study, stamp, now, worker_id, propose, token_id)
+                result = _ask_locked(
+                    session, study, stamp, state, now, worker_id, propose, token_id
+                )
                 return replace(result, expired=expired)
         except BaseException:
             # A sampler that proposed under the lock may have seen changes of a transaction
             # that did not commit; one fed from a snapshot saw only committed ones.
-            if under_lock and study_id is not None:
+            if under_lock:
                 proposer.forget(study_id)
             raise
+
+
+def _refuse_unless_owner(state: AskState, worker_id: str | None, token_id: int | None) -> None:
+    """A registered worker's id is its bearer token's alone (an unregistered one is a label)."""
+    if worker_id is not None and state.worker_registered and state.worker_token_id != token_id:
+        raise not_your_worker(worker_id)
 
 
 def _ask_locked(
     session: Session,
     study: Study,
     stamp: int,
+    state: AskState,
     now: datetime,
     worker_id: str | None,
     propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
     token_id: int | None,
 ) -> AskResult:
-    counts = _pending_counts(session, study.id)
-    refusal = _refusal(session, study, counts, now)
+    refusal = _refusal(session, study, state, now)
     if refusal is not None:
         if refusal.status == "done":
             mark_complete(session, study.id, now)
         return refusal
-    queued = _lease_queued(session, study, now, worker_id) if counts.get("queued") else None
+    queued = _lease_queued(session, study, now, worker_id) if state.queued else None
     trial = queued or _create_trial(session, study, stamp, now, worker_id, propose)
     lease_token = start_attempt(session, trial, worker_id, token_id)
     if worker_id is not None:
@@ -148,16 +193,6 @@ def _ask_locked(
     return AskResult("ok", record, study=study_record(study))
 
 
-# An ask's reads, built once and executed with parameters (see report_sql.py).
-_PENDING = (
-    select(Trial.state, func.count())
-    .where(Trial.study_id == bindparam("w_study_id"), Trial.state.in_(("running", "queued")))
-    .group_by(Trial.state)
-)
-_FINALIZING = select(Finalization.id).where(
-    Finalization.study_id == bindparam("w_study_id"),
-    Finalization.state.in_(("queued", "running")),
-)
 _BUSY = (
     update(Worker)
     .where(Worker.id == bindparam("w_worker_id"))
@@ -165,30 +200,21 @@ _BUSY = (
 )
 
 
-def _pending_counts(session: Session, study_id: int) -> dict[str, int]:
-    rows = session.connection().execute(_PENDING, {"w_study_id": study_id})
-    return {state: count for state, count in rows}
-
-
-def _refusal(
-    session: Session, study: Study, counts: dict[str, int], now: datetime
-) -> AskResult | None:
+def _refusal(session: Session, study: Study, state: AskState, now: datetime) -> AskResult | None:
     """Why ask hands out nothing now (None: it leases or creates a trial); "done" means the
     caller marks the study complete."""
-    pending = counts.get("running", 0) + counts.get("queued", 0)
     if study.state == "paused" or study.state == "stopped":
         status: AskStatus = "paused" if study.state == "paused" else "stopped"
         return AskResult(status, reason=f"study {study.name!r} is {study.state}")
-    finalizing = session.connection().scalar(_FINALIZING, {"w_study_id": study.id})
-    if finalizing is not None:
+    if state.finalizing:
         return AskResult("wait", reason=f"study {study.name!r} is being finalized")
     finished_reason = _finished_reason(session, study, now)
-    if finished_reason or (study.trial_counter >= study.max_trials and not counts.get("queued")):
+    if finished_reason or (study.trial_counter >= study.max_trials and not state.queued):
         reason = finished_reason or f"all {study.max_trials} trials have been handed out"
-        if pending:
-            return AskResult("wait", reason=f"{reason}; {pending} trial(s) still pending")
+        if state.pending:
+            return AskResult("wait", reason=f"{reason}; {state.pending} trial(s) still pending")
         return AskResult("done", reason=reason)
-    if counts.get("running", 0) >= study.max_parallel:
+    if state.running >= study.max_parallel:
         return AskResult("wait", reason=f"max_parallel={study.max_parallel} trials are running")
     return None
 

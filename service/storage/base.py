@@ -69,6 +69,7 @@ class StorageCore:
         self._sessions: sessionmaker[Session] = make_session_factory(engine)
         self.hearing = Hearing()
         self.proposal_times = ProposalTimes()
+        self.study_ids: dict[str, int] = {}  # by name, as ask remembers them (asking.py)
 
     @classmethod
     def from_url(cls, url: str) -> Self:

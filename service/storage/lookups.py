@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Finalization, Study, Trial, Worker
-from parzen.service.storage.errors import NotFoundError
+from parzen.service.storage.errors import ForbiddenError, NotFoundError
 
 
 def no_study(name: str | int) -> NotFoundError:
@@ -25,8 +25,24 @@ def no_worker(worker_id: str) -> NotFoundError:
     return NotFoundError(f"worker {worker_id!r} is not registered")
 
 
+def not_your_worker(worker_id: str) -> ForbiddenError:
+    """A registered worker's id is its bearer token's alone."""
+    return ForbiddenError(
+        f"worker {worker_id!r} is not registered with this token: "
+        "register this worker with your own token (POST /workers)"
+    )
+
+
 def no_token(token_id: int) -> NotFoundError:
     return NotFoundError(f"token {token_id} does not exist")
+
+
+_LOCK_BY_NAME = (
+    update(Study)
+    .where(Study.name == bindparam("w_name"))
+    .values(change_seq=Study.change_seq + 1, updated_at=bindparam("w_now"))
+    .returning(Study)
+)
 
 
 def study_by_name(session: Session, name: str, *, lock: bool = False) -> Study:
@@ -37,10 +53,8 @@ def study_by_name(session: Session, name: str, *, lock: bool = False) -> Study:
         study = session.scalar(select(Study).where(Study.name == name))
     else:
         study = session.execute(
-            update(Study)
-            .where(Study.name == name)
-            .values(change_seq=Study.change_seq + 1, updated_at=utcnow())
-            .returning(Study),
+            _LOCK_BY_NAME,
+            {"w_name": name, "w_now": utcnow()},
             execution_options={"populate_existing": True},
         ).scalar_one_or_none()
     if study is None:
