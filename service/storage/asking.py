@@ -14,17 +14,16 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Study, Trial, TrialState, Worker
 from parzen.service.storage.ask_sql import AskState, ask_state
 from parzen.service.storage.attempts import expire_study_leases
 from parzen.service.storage.base import StorageCore, lease_until
-from parzen.service.storage.convert import study_record, trial_record
+from parzen.service.storage.convert import trial_record
 from parzen.service.storage.errors import NotFoundError
 from parzen.service.storage.leases import start_attempt
-from parzen.service.storage.lookups import not_your_worker, study_by_name, study_id_by_name
+from parzen.service.storage.lookups import not_your_worker, study_id_by_name, study_state_by_name
 from parzen.service.storage.proposing import (
     ASK_ROUNDS,
     HistoryMoved,
@@ -33,7 +32,7 @@ from parzen.service.storage.proposing import (
     propose_at,
     propose_from_snapshot,
 )
-from parzen.service.storage.records import AskResult, AskStatus, LeaseExpiry
+from parzen.service.storage.records import AskResult, AskStatus, LeaseExpiry, StudyRecord
 from parzen.service.storage.results import mark_complete
 from parzen.service.storage.rungs import epochs_trained
 
@@ -102,12 +101,12 @@ class AskStore(StorageCore):
     def _snapshot_proposal(self, study_name: str, proposer: Proposer) -> Proposal | None:
         """A proposal for the study's next trial if ask would create one now, else None."""
         with self.session() as session:
-            study = study_by_name(session, study_name)
+            study, stamp = study_state_by_name(session, study_name)
             state = ask_state(session.connection(), study.id, None, utcnow())
             if state.queued or _refusal(session, study, state, utcnow()) is not None:
                 return None
         with self.proposal_times.timing(study.id):
-            return propose_from_snapshot(self.session, study, proposer)
+            return propose_from_snapshot(self.session, study, stamp, proposer)
 
     def _ask_once(
         self,
@@ -124,16 +123,15 @@ class AskStore(StorageCore):
         under_lock = False
         try:
             with self.session() as session:
-                study = study_by_name(session, study_name, lock=True)
+                study, stamp = study_state_by_name(session, study_name, lock=True)
                 if study.id != study_id:
                     raise StaleStudyId
-                stamp = study.change_seq
                 state = ask_state(session.connection(), study.id, worker_id, now)
                 _refuse_unless_owner(state, worker_id, token_id)
                 expired = LeaseExpiry()
                 # A deaf process expires nothing: see storage/sweeps.py.
                 if state.expired and not self.hearing.deaf:
-                    expired = expire_study_leases(session, study, stamp, now)
+                    expired = expire_study_leases(session, study.id, study.max_attempts, stamp, now)
                     state = ask_state(session.connection(), study.id, worker_id, now)
                 current = proposal is not None and not expired.total and proposal.stamp == stamp - 1
 
@@ -168,7 +166,7 @@ def _refuse_unless_owner(state: AskState, worker_id: str | None, token_id: int |
 
 def _ask_locked(
     session: Session,
-    study: Study,
+    study: StudyRecord,
     stamp: int,
     state: AskState,
     now: datetime,
@@ -183,6 +181,8 @@ def _ask_locked(
         return refusal
     queued = _lease_queued(session, study, now, worker_id) if state.queued else None
     trial = queued or _create_trial(session, study, stamp, now, worker_id, propose)
+    if queued is None:
+        study = replace(study, trial_counter=trial.number)
     lease_token = start_attempt(session, trial, worker_id, token_id)
     if worker_id is not None:
         session.connection().execute(
@@ -190,7 +190,7 @@ def _ask_locked(
         )
     record = trial_record(trial, study_name=study.name, objective=study.objective)
     record = record.model_copy(update={"lease_token": lease_token})
-    return AskResult("ok", record, study=study_record(study))
+    return AskResult("ok", record, study=study)
 
 
 _BUSY = (
@@ -200,7 +200,9 @@ _BUSY = (
 )
 
 
-def _refusal(session: Session, study: Study, state: AskState, now: datetime) -> AskResult | None:
+def _refusal(
+    session: Session, study: StudyRecord, state: AskState, now: datetime
+) -> AskResult | None:
     """Why ask hands out nothing now (None: it leases or creates a trial); "done" means the
     caller marks the study complete."""
     if study.state == "paused" or study.state == "stopped":
@@ -219,7 +221,7 @@ def _refusal(session: Session, study: Study, state: AskState, now: datetime) -> 
     return None
 
 
-def _finished_reason(session: Session, study: Study, now: datetime) -> str:
+def _finished_reason(session: Session, study: StudyRecord, now: datetime) -> str:
     if study.state == "complete":
         return f"study {study.name!r} is complete"
     elapsed = (now - study.created_at).total_seconds()
@@ -246,7 +248,7 @@ def _finished_reason(session: Session, study: Study, now: datetime) -> str:
 
 
 def _lease_queued(
-    session: Session, study: Study, now: datetime, worker_id: str | None
+    session: Session, study: StudyRecord, now: datetime, worker_id: str | None
 ) -> Trial | None:
     trial = session.scalar(
         select(Trial)
@@ -277,7 +279,7 @@ _COUNTER = (
 
 def _create_trial(
     session: Session,
-    study: Study,
+    study: StudyRecord,
     stamp: int,
     now: datetime,
     worker_id: str | None,
@@ -306,5 +308,4 @@ def _create_trial(
     conn = session.connection()
     trial_id = conn.execute(_INSERT_TRIAL, row).scalar_one()
     conn.execute(_COUNTER, {"w_study_id": study.id, "w_number": number})
-    set_committed_value(study, "trial_counter", number)  # as stored, not a change to flush
     return Trial(id=trial_id, **row)

@@ -59,7 +59,7 @@ class AttemptStore(StorageCore):
             with self.session() as session:
                 stamp = lock_study(session, study_id)
                 study = session.get_one(Study, study_id, populate_existing=True)
-                expired += expire_study_leases(session, study, stamp, now)
+                expired += expire_study_leases(session, study_id, study.max_attempts, stamp, now)
         return expired
 
 
@@ -70,11 +70,15 @@ _EXPIRED = select(Trial.id, Trial.attempt, Trial.expirations).where(
 )
 
 
-def expire_study_leases(session: Session, study: Study, stamp: int, now: datetime) -> LeaseExpiry:
-    expired = session.connection().execute(_EXPIRED, {"w_study_id": study.id, "w_now": now}).all()
+def expire_study_leases(
+    session: Session, study_id: int, max_attempts: int, stamp: int, now: datetime
+) -> LeaseExpiry:
+    """Requeue the study's running trials whose lease ran out (fail those out of attempts);
+    the caller holds the study's lock, whose fresh stamp is `stamp`."""
+    expired = session.connection().execute(_EXPIRED, {"w_study_id": study_id, "w_now": now}).all()
     failed = 0
     for trial_id, attempt, expirations in expired:
-        exhausted = expirations + 1 >= study.max_attempts
+        exhausted = expirations + 1 >= max_attempts
         error = f"lease expired {expirations + 1} time(s): worker lost" if exhausted else None
         session.execute(
             update(Trial)

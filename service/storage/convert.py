@@ -27,7 +27,9 @@ _STUDY_COLUMNS = tuple(
 
 
 def study_record(
-    row: models.Study, counts: dict[str, int] | None = None, best: float | None = None
+    row: models.Study | Row[Any],  # a Row of the studies table's columns reads the same
+    counts: dict[str, int] | None = None,
+    best: float | None = None,
 ) -> StudyRecord:
     columns = {name: getattr(row, name) for name in _STUDY_COLUMNS}
     return _STUDY.validate_python({**columns, "counts": counts or {}, "best_value": best})

@@ -8,7 +8,9 @@ from sqlalchemy.orm import Session
 
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Finalization, Study, Trial, Worker
+from parzen.service.storage.convert import study_record
 from parzen.service.storage.errors import ForbiddenError, NotFoundError
+from parzen.service.storage.records import StudyRecord
 
 
 def no_study(name: str | int) -> NotFoundError:
@@ -37,29 +39,39 @@ def no_token(token_id: int) -> NotFoundError:
     return NotFoundError(f"token {token_id} does not exist")
 
 
+def study_by_name(session: Session, name: str) -> Study:
+    """The study named `name`, as an ORM row."""
+    study = session.scalar(select(Study).where(Study.name == name))
+    if study is None:
+        raise no_study(name)
+    return study
+
+
+_STUDY_COLUMNS = tuple(Study.__table__.columns)
+_READ_BY_NAME = select(*_STUDY_COLUMNS).where(Study.name == bindparam("w_name"))
 _LOCK_BY_NAME = (
     update(Study)
     .where(Study.name == bindparam("w_name"))
     .values(change_seq=Study.change_seq + 1, updated_at=bindparam("w_now"))
-    .returning(Study)
+    .returning(*_STUDY_COLUMNS)
 )
 
 
-def study_by_name(session: Session, name: str, *, lock: bool = False) -> Study:
-    """The study named `name`. `lock`: take its row lock as `lock_study` does (an UPDATE that
-    bumps its change stamp, so the row's `change_seq` is the new stamp): one round trip
-    where ask needs three."""
-    if not lock:
-        study = session.scalar(select(Study).where(Study.name == name))
+def study_state_by_name(
+    session: Session, name: str, *, lock: bool = False
+) -> tuple[StudyRecord, int]:
+    """The study named `name` as a record, and its change stamp, read in Core (the ask's
+    path: no ORM identity map, built once). `lock`: take its row lock as `lock_study` does
+    (an UPDATE that bumps the stamp, so the stamp returned is the new one): one round trip
+    where a lookup and a lock would be two."""
+    conn = session.connection()
+    if lock:
+        row = conn.execute(_LOCK_BY_NAME, {"w_name": name, "w_now": utcnow()}).one_or_none()
     else:
-        study = session.execute(
-            _LOCK_BY_NAME,
-            {"w_name": name, "w_now": utcnow()},
-            execution_options={"populate_existing": True},
-        ).scalar_one_or_none()
-    if study is None:
+        row = conn.execute(_READ_BY_NAME, {"w_name": name}).one_or_none()
+    if row is None:
         raise no_study(name)
-    return study
+    return study_record(row), row.change_seq
 
 
 _STUDY_ID = select(Study.id).where(Study.name == bindparam("w_name"))

@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session
 
 from parzen.service.algorithms.base import Observation
 from parzen.service.algorithms.pruners.ranking import ranked_loss
-from parzen.service.db.models import Study, Trial
-from parzen.service.storage.convert import study_record
+from parzen.service.db.models import Trial
 from parzen.service.storage.records import StudyRecord, TrialState
 
 ASK_ROUNDS = 3  # asks proposed from a snapshot before one proposes under the study's lock
@@ -86,28 +85,30 @@ class HistoryMoved(Exception):
 
 
 def propose_at(
-    session: Session, study: Study, stamp: int, proposer: Proposer
+    session: Session, study: StudyRecord, stamp: int, proposer: Proposer
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Parameters for trial `trial_counter + 1` from the history up to `stamp` (which the
     sampler records as seen: what changes after it is read next time)."""
-    record = study_record(study)
     with proposer.holding(study.id):
-        changes = unseen_changes(session, record, proposer.seen_seq(record))
-        return proposer.propose(record, changes, stamp, study.trial_counter + 1)
+        changes = unseen_changes(session, study, proposer.seen_seq(study))
+        return proposer.propose(study, changes, stamp, study.trial_counter + 1)
 
 
 def propose_from_snapshot(
-    sessions: Callable[[], AbstractContextManager[Session]], study: Study, proposer: Proposer
+    sessions: Callable[[], AbstractContextManager[Session]],
+    study: StudyRecord,
+    stamp: int,
+    proposer: Proposer,
 ) -> Proposal:
-    """A proposal at `study.change_seq` (read without a lock); the history is read in a
-    session of its own, and the sampler runs after it is closed, holding no transaction."""
-    record = study_record(study)
+    """A proposal at the study's change stamp `stamp` (read without a lock); the history is
+    read in a session of its own, and the sampler runs after it is closed, holding no
+    transaction."""
     number = study.trial_counter + 1
     with proposer.holding(study.id):
         with sessions() as session:
-            changes = unseen_changes(session, record, proposer.seen_seq(record))
-        vals, params = proposer.propose(record, changes, study.change_seq, number)
-    return Proposal(study.change_seq, number, vals, params)
+            changes = unseen_changes(session, study, proposer.seen_seq(study))
+        vals, params = proposer.propose(study, changes, stamp, number)
+    return Proposal(stamp, number, vals, params)
 
 
 _UNSEEN = select(

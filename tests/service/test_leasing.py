@@ -9,8 +9,9 @@ from tests.service.factories import study_spec
 
 
 def _worker(storage: Storage) -> WorkerRecord:
+    """Registered with token 0, the token the tests lease with (the ask refuses another)."""
     made = storage.register_worker(
-        host="h", pid=1, gpu=None, builders=["mlp"], datasets=["digits"], token_id=None
+        host="h", pid=1, gpu=None, builders=["mlp"], datasets=["digits"], token_id=0
     )
     return storage.get_worker(worker_id=made.id)
 

@@ -12,6 +12,7 @@ from parzen.service.storage.lookups import (
     finalization_by_id,
     study_by_name,
     study_id_by_name,
+    study_state_by_name,
     trial_by_id,
     worker_by_id,
 )
@@ -23,7 +24,8 @@ def test_each_lookup_names_what_is_missing(storage: Storage) -> None:
     is missing into a 500 or a vague answer."""
     missing = [
         (lambda s: study_by_name(s, "nope"), "study 'nope' does not exist"),
-        (lambda s: study_by_name(s, "nope", lock=True), "study 'nope' does not exist"),
+        (lambda s: study_state_by_name(s, "nope"), "study 'nope' does not exist"),
+        (lambda s: study_state_by_name(s, "nope", lock=True), "study 'nope' does not exist"),
         (lambda s: study_id_by_name(s, "nope"), "study 'nope' does not exist"),
         (lambda s: lock_study(s, 999), "study 999 does not exist"),
         (lambda s: trial_by_id(s, 999), "trial 999 does not exist"),
@@ -48,9 +50,11 @@ def test_lookups_find_what_exists_and_lock_bumps_the_stamp(storage: Storage) -> 
         assert study_id_by_name(session, "study") == study.id
         assert trial_by_id(session, trial.id).number == trial.number
     with storage.session() as session:
-        assert study_by_name(session, "study", lock=True).change_seq == before + 1
+        record, stamp = study_state_by_name(session, "study", lock=True)
+        assert (record.id, record.name, stamp) == (study.id, "study", before + 1)
     with storage.session() as session:
         assert study_by_name(session, "study").change_seq == before + 1
+        assert study_state_by_name(session, "study")[1] == before + 1
     with storage.session() as session:  # a trial's write locks its study the same way
         locked = lock_trials_study(session, trial.id)
         assert (locked.id, locked.stamp) == (study.id, before + 2)

@@ -1,7 +1,8 @@
 """The hot writes' statements, on SQLite and PostgreSQL: a heartbeat is 2, a report 3 (the
 pruner's own reads come on top), a tell 5 (6 once its study's budget is handed out), and a
-worker's `last_seen_at` is written at most once per report_sql.SEEN_EVERY by reports. A fleet sends one report per GPU per epoch: each
-statement more is a database round trip more on the write a server answers most."""
+worker's `last_seen_at` is written at most once per report_sql.SEEN_EVERY by reports. A fleet
+sends one report per GPU per epoch: each statement more is a database round trip more on the
+write a server answers most."""
 
 from __future__ import annotations
 
