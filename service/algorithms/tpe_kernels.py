@@ -189,10 +189,10 @@ class _NumericPart:
         if half is None and self._inverse is None:  # continuous: nothing repeats
             return self._log_density(x)
         values, rows = np.unique(x, return_inverse=True)
-        log_density = self._log_density(values)
-        if self._inverse is not None:
+        log_density = self._log_density(values)[rows.ravel()]  # (candidates, distinct)
+        if self._inverse is not None:  # one gather of candidates x kernels, not two
             log_density = log_density[:, self._inverse]
-        return np.asarray(log_density[rows.ravel()])
+        return np.asarray(log_density)
 
     def _log_density(self, values: np.ndarray) -> np.ndarray:
         """(values, distinct kernels), in place where it can: the same operations, in the
