@@ -108,9 +108,11 @@ class _Mixture:
         prior_weight: float,
         *,
         unfloored: np.ndarray | None = None,
+        orders: Sequence[np.ndarray | None] | None = None,
     ) -> None:
         """`unfloored`: the points whose grid kernels take no half-cell floor (pruned trials
-        in the bad density, see _bandwidths); None: none."""
+        in the bad density, see _bandwidths); None: none. `orders`: per kernel, the stable
+        argsort of its column of `points` where the caller knows it (None: sorted here)."""
         self.kernels = kernels
         n = len(points)
         all_weights = np.append(weights, prior_weight) if n else np.ones(1)
@@ -119,7 +121,7 @@ class _Mixture:
         self.parts = [
             _CategoricalPart(k, points[:, j], prior_weight)
             if isinstance(k, _Choice)
-            else _NumericPart(k, points[:, j], unfloored)
+            else _NumericPart(k, points[:, j], unfloored, None if orders is None else orders[j])
             for j, k in enumerate(kernels)
         ]
 
@@ -138,12 +140,18 @@ class _Mixture:
 
 class _NumericPart:
     def __init__(
-        self, kernel: _Numeric, mus: np.ndarray, unfloored: np.ndarray | None = None
+        self,
+        kernel: _Numeric,
+        mus: np.ndarray,
+        unfloored: np.ndarray | None = None,
+        by_mu: np.ndarray | None = None,
     ) -> None:
+        """`by_mu`: np.argsort(mus, kind="stable"), where the caller keeps it."""
         self.kernel = kernel
         low, high = kernel.low, kernel.high
         self.mu = np.append(mus, kernel.prior_mu)
-        by_mu = np.argsort(mus, kind="stable")
+        if by_mu is None:
+            by_mu = np.argsort(mus, kind="stable")
         self.sigma = np.append(
             _bandwidths(mus, low, high, kernel.prior_sigma, kernel.half_step, by_mu),
             kernel.prior_sigma,
@@ -243,6 +251,50 @@ class _CategoricalPart:
 
     def log_pdf(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._log_rows_t[x.astype(np.intp)][:, self._row_of])
+
+
+class _ColumnOrder:
+    """Each column's observed rows in the order of (value, trial number), kept up to date
+    as rows arrive. A mixture's centres are rows taken oldest first, so the stable argsort
+    of its centres on a dimension is this order restricted to its rows: a pass over the
+    history instead of a sort of it per dimension, mixture and proposal (at 10,000 trials
+    the sorts were 11% of a proposal)."""
+
+    REBUILD = 64  # more new rows than this: one lexsort instead of inserting each
+
+    def __init__(self, columns: int) -> None:
+        self._order: list[np.ndarray] = [np.zeros(0, dtype=np.intp)] * columns
+        self._rows = [0] * columns  # rows [0, _rows[j]) are in _order[j]
+
+    def forget(self) -> None:
+        """A row already ordered changed its values: rebuild every column."""
+        self._rows = [0] * len(self._rows)
+
+    def rows(self, j: int, values: np.ndarray, number: np.ndarray) -> np.ndarray:
+        """The rows whose value in column j is not NaN, by (value, number), for a column of
+        `values` and the rows' trial numbers (len(values) rows)."""
+        n, done = len(values), self._rows[j]
+        new = done + np.flatnonzero(~np.isnan(values[done:]))
+        new = new[np.lexsort((number[new], values[new]))]
+        if done == 0 or len(new) > self.REBUILD:
+            rows = np.flatnonzero(~np.isnan(values))
+            order = rows[np.lexsort((number[rows], values[rows]))]
+        else:
+            old = self._order[j]
+            old_values, old_numbers = values[old], number[old]
+            at = [
+                lo + int(np.searchsorted(old_numbers[lo:hi], number[row]))
+                for row in new
+                for lo, hi in [_equal_range(old_values, values[row])]
+            ]
+            order = np.insert(old, at, new) if len(new) else old
+        self._order[j], self._rows[j] = order, n
+        return order
+
+
+def _equal_range(sorted_values: np.ndarray, value: float) -> tuple[int, int]:
+    lo = int(np.searchsorted(sorted_values, value, side="left"))
+    return lo, int(np.searchsorted(sorted_values, value, side="right"))
 
 
 def _bandwidths(

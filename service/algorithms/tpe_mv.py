@@ -43,6 +43,7 @@ from parzen.service.algorithms.random import RandomSampler
 from parzen.service.algorithms.tpe_kernels import (
     _CategoricalPart,
     _Choice,
+    _ColumnOrder,
     _Kernel,
     _kernel,
     _Mixture,
@@ -79,10 +80,12 @@ class MultivariateTPESampler(Sampler):
         self._loss = np.zeros(64)
         self._state = np.zeros(64, dtype=np.int8)
         self._pruned = np.zeros(64, dtype=bool)
+        self._order = _ColumnOrder(len(self._column))
 
     def observe(self, observations: Iterable[Observation]) -> None:
         for obs in observations:
             row = self._rows.get(obs.number)
+            before = None if row is None else self._x[row].copy()
             if row is None:
                 row = self._rows[obs.number] = len(self._rows)
                 self._grow(row + 1)
@@ -94,6 +97,8 @@ class MultivariateTPESampler(Sampler):
                     self._x[row, self._column[label]] = (
                         float(value) if isinstance(kernel, _Choice) else kernel.internal(value)
                     )
+            if before is not None and not np.array_equal(before, self._x[row], equal_nan=True):
+                self._order.forget()  # a row already ordered changed its values
             self._pruned[row] = obs.state == "pruned"
             if obs.state in FINISHED_STATES:
                 self._state[row] = _FINISHED
@@ -173,8 +178,33 @@ class MultivariateTPESampler(Sampler):
         weights = np.ones(len(picked)) if below else _optuna_weights(len(picked))
         unfloored = None if below else self._unfloored(picked)
         return _Mixture(
-            kernels, x[picked], weights, self._settings.prior_weight, unfloored=unfloored
+            kernels,
+            x[picked],
+            weights,
+            self._settings.prior_weight,
+            unfloored=unfloored,
+            orders=self._orders(kernels, picked),
         )
+
+    def _orders(
+        self, kernels: Sequence[_Kernel], picked: np.ndarray
+    ) -> list[np.ndarray | None] | None:
+        """Per numeric kernel, the stable argsort of the picked rows' values, from the
+        columns' kept order (a few picked rows: None, sorting them is cheaper)."""
+        if len(picked) < 256:
+            return None
+        n = len(self._rows)
+        position = np.full(n, -1, dtype=np.intp)
+        position[picked] = np.arange(len(picked))
+        orders: list[np.ndarray | None] = []
+        for kernel in kernels:
+            if isinstance(kernel, _Choice):
+                orders.append(None)
+                continue
+            j = self._column[kernel.dim.label]
+            ordered = position[self._order.rows(j, self._x[:n, j], self._number[:n])]
+            orders.append(ordered[ordered >= 0])
+        return orders
 
     def _unfloored(self, rows: np.ndarray) -> np.ndarray:
         """The bad trials that count against their own grid values only: pruned ones, and
