@@ -359,7 +359,8 @@ def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
     at_max = a == a_max
     m = np.count_nonzero(at_max, axis=1).astype(float)[:, None]
     with np.errstate(invalid="ignore"):
-        shifted = _exp_below_zero(a - a_max)  # the maxima (0) are left out, as scipy does
+        shifted = np.subtract(a, a_max, order="C")
+    shifted = _exp_below_zero(shifted)  # the maxima (0) are left out, as scipy does
     s = shifted.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.where(s == 0, s, s / m)
@@ -375,13 +376,14 @@ def _logsumexp_rows(a: np.ndarray) -> np.ndarray:
 
 
 def _exp_below_zero(shifted: np.ndarray) -> np.ndarray:
-    """exp of the entries in (_EXP_UNDERFLOW, 0), 0.0 elsewhere: for the finite rows of
-    a - max(a), exactly exp(a - max(a)) with the maxima set to 0 (rows whose maximum is not
-    finite fall back to the plain formula). Past a few thousand trials most kernels are
-    hundreds of log units below the best one: numpy's exp of an argument that underflows
+    """In place, exp of the entries in (_EXP_UNDERFLOW, 0) and 0.0 elsewhere: for the finite
+    rows of a - max(a), exactly exp(a - max(a)) with the maxima set to 0 (rows whose maximum
+    is not finite fall back to the plain formula). Past a few thousand trials most kernels
+    are hundreds of log units below the best one: numpy's exp of an argument that underflows
     takes a slow path, 25 times the cost of the rest, and its result is exactly 0.0."""
-    flat = shifted.ravel()
+    flat = shifted.reshape(-1)  # a view: `shifted` is a fresh C-contiguous array
     kept = np.flatnonzero((flat > _EXP_UNDERFLOW) & (flat < 0.0))
-    out = np.zeros_like(flat)
-    out[kept] = np.exp(flat[kept])
-    return out.reshape(shifted.shape)
+    values = np.exp(flat[kept])
+    flat.fill(0.0)
+    flat[kept] = values
+    return shifted
