@@ -202,10 +202,10 @@ def test_column_order_is_a_fresh_sort_as_rows_arrive() -> None:
 
 
 def test_proposals_equal_whether_observed_in_pieces_or_at_once() -> None:
-    """The kept orders give the same proposals and kernels however the history arrives: in
-    pieces with proposals between them, numbers out of order, trials seen running and then
-    finished, and one trial re-observed with other values, against a sampler fed the final
-    state at once."""
+    """The kept orders and masses give the same proposals and kernels however the history
+    arrives: in pieces with proposals between them, numbers out of order, trials seen
+    running and then finished, and one trial re-observed with other values, against a
+    sampler fed the final state at once."""
     rng = np.random.default_rng(1)
     random = RandomSampler(MIXED, seed=3)
     numbers = rng.permutation(900) + 1
@@ -248,3 +248,4 @@ def assert_same_as_at_once(sampler: MultivariateTPESampler, history: list[Observ
         ]
         assert isinstance(parts[0], _NumericPart) and isinstance(parts[1], _NumericPart)
         np.testing.assert_array_equal(parts[0].sigma, parts[1].sigma)
+        np.testing.assert_array_equal(parts[0]._log_mass, parts[1]._log_mass)
