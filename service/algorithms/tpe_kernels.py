@@ -1,9 +1,9 @@
 """The Parzen mixtures of the multivariate TPE (service/algorithms/tpe_mv.py), vectorized.
 
 A proposal scores a few dozen candidates against every kernel of the bad group, so at
-10,000 trials most of its time is arrays of candidates x kernels. Three things keep that
-cheap while every number stays bit for bit what the plain formulas give (a test compares
-the proposals with a frozen copy of the plain implementation,
+10,000 trials most of its time is arrays of candidates x kernels. These keep that cheap
+while every number stays bit for bit what the plain formulas give (tests compare every
+density and proposal with a frozen copy of the plain implementation,
 tests/service/algorithms/reference_tpe_mv.py):
 
 - kernels with the same centre and width (a grid dimension's values, mostly: past a few
@@ -12,7 +12,12 @@ tests/service/algorithms/reference_tpe_mv.py):
   handful of pairs instead of candidates x kernels;
 - a categorical dimension's kernels are one of (options + 1) distinct rows;
 - the log-sum-exp over kernels is scipy's algorithm for real input, without the array-API
-  dispatch and the second full pass that cost 2.5 times its arithmetic.
+  dispatch and the second full pass that cost 2.5 times its arithmetic, and without the
+  exp of arguments that underflow to 0.0 (most kernels, past a few thousand trials);
+- a mixture's parts write into two arrays of candidates x kernels, not one each;
+- what changes little from one proposal to the next is kept by the sampler: each
+  column's rows in sorted order (_ColumnOrder: the bandwidths' sorts) and each kernel's
+  log mass within the bounds (_MassCache).
 """
 
 from __future__ import annotations
