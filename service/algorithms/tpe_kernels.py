@@ -428,7 +428,6 @@ def _logsumexp_rows(a: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
     overflows too: so the fallback is taken for the rows of a maximum that is not finite,
     before `a` is overwritten."""
     a_max = a.max(axis=1, keepdims=True)
-    m = np.count_nonzero(a == a_max, axis=1).astype(float)[:, None]
     odd = np.flatnonzero(~np.isfinite(a_max[:, 0]))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         fallback = np.log(np.exp(a[odd]).sum(axis=1))
@@ -436,7 +435,8 @@ def _logsumexp_rows(a: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
             shifted = np.subtract(a, a_max, out=a)
         else:
             shifted = np.subtract(a, a_max, order="C")
-    s = _exp_below_zero(shifted).sum(axis=1, keepdims=True)  # the maxima (0) left out
+    exps, m = _exp_below_zero(shifted)
+    s = exps.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         s = np.where(s == 0, s, s / m)
         out = np.log1p(s) + np.log(m) + a_max
@@ -444,15 +444,21 @@ def _logsumexp_rows(a: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
     return np.asarray(out[:, 0])
 
 
-def _exp_below_zero(shifted: np.ndarray) -> np.ndarray:
-    """In place, exp of the entries in (_EXP_UNDERFLOW, 0) and 0.0 elsewhere: for the finite
-    rows of a - max(a), exactly exp(a - max(a)) with the maxima set to 0 (rows whose maximum
-    is not finite fall back to the plain formula). Past a few thousand trials most kernels
+def _exp_below_zero(shifted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For the finite rows of a - max(a) (rows whose maximum is not finite fall back to the
+    plain formula): in place, exp(a - max(a)) with the maxima set to 0, and each row's count
+    of maxima (the zeros of a - max(a)), as a column. Past a few thousand trials most kernels
     are hundreds of log units below the best one: numpy's exp of an argument that underflows
-    takes a slow path, 25 times the cost of the rest, and its result is exactly 0.0."""
+    takes a slow path, 25 times the cost of the rest, and its result is exactly 0.0, so only
+    the entries above _EXP_UNDERFLOW are taken, and the maxima are found among them."""
     flat = shifted.reshape(-1)  # a view: `shifted` is a fresh C-contiguous array
-    kept = np.flatnonzero((flat > _EXP_UNDERFLOW) & (flat < 0.0))
-    values = np.exp(flat[kept])
+    kept = np.flatnonzero(flat > _EXP_UNDERFLOW)
+    near = flat[kept]
+    values = np.exp(near)
+    at_max = near == 0.0
+    values[at_max] = 0.0  # scipy sets the maxima to -inf before the sum
+    rows, columns = shifted.shape
+    m = np.bincount(kept[at_max] // columns, minlength=rows).astype(float)[:, None]
     flat.fill(0.0)
     flat[kept] = values
-    return shifted
+    return shifted, m
