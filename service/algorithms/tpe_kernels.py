@@ -341,12 +341,12 @@ class _ColumnOrder:
         """The rows whose value in column j is not NaN, by (value, number), for a column of
         `values` and the rows' trial numbers (len(values) rows)."""
         n, done = len(values), self._rows[j]
-        new = done + np.flatnonzero(~np.isnan(values[done:]))
-        new = new[np.lexsort((number[new], values[new]))]
-        if done == 0 or len(new) > self.REBUILD:
+        if done == 0 or n - done > self.REBUILD:
             rows = np.flatnonzero(~np.isnan(values))
             order = rows[np.lexsort((number[rows], values[rows]))]
         else:
+            new = done + np.flatnonzero(~np.isnan(values[done:]))
+            new = new[np.lexsort((number[new], values[new]))]
             old = self._order[j]
             old_values, old_numbers = values[old], number[old]
             at = [
