@@ -43,8 +43,11 @@ from parzen.service.algorithms.random import RandomSampler
 from parzen.service.algorithms.tpe_kernels import (
     _CategoricalPart,
     _Choice,
+    _ColumnOrder,
+    _Kept,
     _Kernel,
     _kernel,
+    _MassCache,
     _Mixture,
     _NumericPart,
     _optuna_weights,
@@ -79,10 +82,14 @@ class MultivariateTPESampler(Sampler):
         self._loss = np.zeros(64)
         self._state = np.zeros(64, dtype=np.int8)
         self._pruned = np.zeros(64, dtype=bool)
+        # Kept between proposals, per column: the rows' order and the kernels' masses.
+        self._order = _ColumnOrder(len(self._column))
+        self._masses = [_MassCache() for _ in self._column]
 
     def observe(self, observations: Iterable[Observation]) -> None:
         for obs in observations:
             row = self._rows.get(obs.number)
+            before = None if row is None else self._x[row].copy()
             if row is None:
                 row = self._rows[obs.number] = len(self._rows)
                 self._grow(row + 1)
@@ -94,6 +101,8 @@ class MultivariateTPESampler(Sampler):
                     self._x[row, self._column[label]] = (
                         float(value) if isinstance(kernel, _Choice) else kernel.internal(value)
                     )
+            if before is not None and not np.array_equal(before, self._x[row], equal_nan=True):
+                self._forget()  # a row already seen changed its values
             self._pruned[row] = obs.state == "pruned"
             if obs.state in FINISHED_STATES:
                 self._state[row] = _FINISHED
@@ -173,8 +182,37 @@ class MultivariateTPESampler(Sampler):
         weights = np.ones(len(picked)) if below else _optuna_weights(len(picked))
         unfloored = None if below else self._unfloored(picked)
         return _Mixture(
-            kernels, x[picked], weights, self._settings.prior_weight, unfloored=unfloored
+            kernels,
+            x[picked],
+            weights,
+            self._settings.prior_weight,
+            unfloored=unfloored,
+            kept=self._kept(kernels, picked),
         )
+
+    def _kept(self, kernels: Sequence[_Kernel], picked: np.ndarray) -> list[_Kept | None] | None:
+        """Per numeric kernel, the stable argsort of the picked rows' values (from the
+        column's kept order) and the column's kept masses; a few picked rows: None, sorting
+        and computing them is cheaper."""
+        if len(picked) < 256:
+            return None
+        n = len(self._rows)
+        position = np.full(n, -1, dtype=np.intp)
+        position[picked] = np.arange(len(picked))
+        kept: list[_Kept | None] = []
+        for kernel in kernels:
+            if isinstance(kernel, _Choice):
+                kept.append(None)
+                continue
+            j = self._column[kernel.dim.label]
+            ordered = position[self._order.rows(j, self._x[:n, j], self._number[:n])]
+            kept.append(_Kept(ordered[ordered >= 0], picked, self._masses[j]))
+        return kept
+
+    def _forget(self) -> None:
+        self._order.forget()
+        for masses in self._masses:
+            masses.forget()
 
     def _unfloored(self, rows: np.ndarray) -> np.ndarray:
         """The bad trials that count against their own grid values only: pruned ones, and
