@@ -65,6 +65,20 @@ def test_mlp_study_on_flat_digits(api: ParzenClient, run_daemon: Callable[..., D
     assert worker["trials_done"] == 2 and "mlp" in worker["builders"]
 
 
+def test_each_trial_timing_has_its_build_inside_the_overhead(
+    api: ParzenClient, run_daemon: Callable[..., Daemon]
+) -> None:
+    """Fails when the build time is lost between trainer and daemon (build_seconds 0), or
+    counted where it does not belong: bench/worker_overhead.py's "build s" goes wrong."""
+    api.create_study(study("timed", "mlp", "digits_flat", MLP_SPACE))
+    daemon = run_daemon()
+    assert [t.outcome for t in daemon.timings] == ["complete", "complete"]
+    for timing in daemon.timings:
+        assert 0 < timing.build_seconds < timing.overhead_seconds
+        assert timing.build_seconds + timing.fit_seconds < timing.total_seconds
+        assert timing.build_seconds < timing.fit_seconds  # a tiny MLP builds in milliseconds
+
+
 def test_convnet_study_on_digit_images(
     api: ParzenClient, run_daemon: Callable[..., Daemon]
 ) -> None:
