@@ -195,12 +195,14 @@ def test_daemon_asks_to_be_recycled_after_its_quota_of_trials(
 def test_metrics_port_counts_trials_epochs_and_seconds(
     api: ParzenClient, run_daemon: Callable[..., Daemon]
 ) -> None:
-    """`parzen worker --metrics-port`: a scrape of the daemon says what it trained."""
+    """`parzen worker --metrics-port`: a scrape of the daemon says what it trained and how
+    long its models took to build."""
     series = {
         "complete": ("parzen_worker_trials_total", {"outcome": "complete"}),
         "epochs": ("parzen_worker_epochs_total", {}),
         "training": ("parzen_worker_training_seconds_total", {}),
         "overhead": ("parzen_worker_overhead_seconds_total", {}),
+        "build": ("parzen_worker_build_seconds_total", {}),
     }
     # Counters live as long as the process: earlier tests' daemons ran in this one too.
     before = {k: REGISTRY.get_sample_value(*s) or 0.0 for k, s in series.items()}
@@ -220,6 +222,7 @@ def test_metrics_port_counts_trials_epochs_and_seconds(
     epochs = sum(len(api.trial("mlp", n)["intermediate"]) for n in (1, 2))
     assert moved["complete"] == 2 and moved["epochs"] == epochs
     assert moved["training"] > 0 and moved["overhead"] > 0
+    assert 0 < moved["build"] < moved["overhead"]  # the build is part of the overhead
 
 
 def test_each_gpu_daemon_gets_its_own_metrics_port() -> None:
