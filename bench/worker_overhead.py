@@ -165,7 +165,7 @@ def show(timings: list) -> None:  # type: ignore[type-arg]
             f"{1000 * t.callback_seconds:.0f}",
             f"{t.rss_bytes / 2**20:.0f}",
         )
-    Console().print(table)
+    Console(width=120).print(table)  # ten columns: 80, the default off a terminal, cuts them
     total = sum(t.total_seconds for t in timings)
     overhead = sum(t.overhead_seconds for t in timings)
     build = sum(t.build_seconds for t in timings)
