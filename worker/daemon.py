@@ -225,13 +225,20 @@ class Daemon:
 
     def _run_trial(self, trial: Trial, asked: float) -> None:
         started = time.perf_counter()
-        outcome, fit_seconds, callback_seconds = self._runner.run(trial)
+        outcome, spent = self._runner.run(trial)
         self.counts[outcome] += 1
         rss = psutil.Process().memory_info().rss
         total = time.perf_counter() - asked
         self.timings.append(
             TrialTiming(
-                trial.number, outcome, started - asked, total, fit_seconds, callback_seconds, rss
+                number=trial.number,
+                outcome=outcome,
+                lease_seconds=started - asked,
+                total_seconds=total,
+                fit_seconds=spent.fit_seconds,
+                callback_seconds=spent.callback_seconds,
+                build_seconds=spent.build_seconds,
+                rss_bytes=rss,
             )
         )
         worker_metrics.record_trial(self.timings[-1])

@@ -28,6 +28,10 @@ OVERHEAD_SECONDS = Counter(
     "Seconds of trials spent on anything but training: lease, data, build, reports, "
     "checkpoints, upload, tell.",
 )
+BUILD_SECONDS = Counter(
+    "parzen_worker_build_seconds_total",
+    "Seconds building models (the builder's call, its compile included); part of the overhead.",
+)
 
 
 def serve(port: int) -> None:
@@ -46,6 +50,8 @@ class Timing(Protocol):
     @property
     def callback_seconds(self) -> float: ...
     @property
+    def build_seconds(self) -> float: ...
+    @property
     def overhead_seconds(self) -> float: ...
 
 
@@ -53,3 +59,4 @@ def record_trial(timing: Timing) -> None:
     TRIALS.labels(outcome=timing.outcome).inc()
     TRAINING_SECONDS.inc(max(timing.fit_seconds - timing.callback_seconds, 0.0))
     OVERHEAD_SECONDS.inc(max(timing.overhead_seconds, 0.0))
+    BUILD_SECONDS.inc(max(timing.build_seconds, 0.0))

@@ -42,6 +42,7 @@ class TrialTiming:
     total_seconds: float  # from asking to told, lease included
     fit_seconds: float  # inside model.fit, our callbacks included
     callback_seconds: float  # of fit_seconds: reporting and checkpoint saving
+    build_seconds: float  # the builder's call, its compile included: part of the overhead
     rss_bytes: int  # resident memory after the trial
 
     @property

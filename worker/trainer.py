@@ -119,6 +119,7 @@ class TrainResult:
     artifact: Path | None
     fit_seconds: float
     callback_seconds: float = 0.0  # of fit_seconds, spent reporting and saving checkpoints
+    build_seconds: float = 0.0  # before fit: the builder's call (its compile included)
 
 
 def train_trial(
@@ -155,7 +156,9 @@ def _train(
     artifact_dir: Path,
     log_dir: Path | None,
 ) -> TrainResult:
+    building = time.perf_counter()
     model = _build(builder, params, objective, data)
+    build_seconds = time.perf_counter() - building
     artifact_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = artifact_dir / CHECKPOINT_NAME
     # A retried trial reuses its directory; an earlier attempt's file must not pass as ours.
@@ -210,6 +213,7 @@ def _train(
         artifact=checkpoint if checkpoint.exists() else None,
         fit_seconds=fit_seconds,
         callback_seconds=reporting.seconds + saving.seconds,
+        build_seconds=build_seconds,
     )
 
 

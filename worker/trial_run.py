@@ -23,9 +23,22 @@ log = logging.getLogger("parzen.worker")
 
 
 @dataclass(frozen=True)
+class Spent:
+    """Where a trial's time went inside the trainer; all zero when it never finished fit."""
+
+    build_seconds: float = 0.0  # the builder's call, its compile included
+    fit_seconds: float = 0.0  # inside model.fit, our callbacks included
+    callback_seconds: float = 0.0  # of fit_seconds: reporting and checkpoint saving
+
+
+NOT_TRAINED = Spent()
+
+
+@dataclass(frozen=True)
 class TrialRunner:
-    """Runs the trials a daemon leases; `run` says how each ended and how long its fit took
-    (fit seconds, of them in our callbacks). A fatal service error is raised from it."""
+    """Runs the trials a daemon leases; `run` says how each ended and where the trainer's
+    time went (build, fit and, of fit, our callbacks). A fatal service error is raised from
+    it."""
 
     client: WorkerService
     registry: Registry
@@ -33,8 +46,8 @@ class TrialRunner:
     artifact_dir: Path
     tensorboard_dir: Path | None = None
 
-    def run(self, trial: Trial) -> tuple[Outcome, float, float]:
-        """How the trial ended, its seconds in fit and, of them, in our callbacks."""
+    def run(self, trial: Trial) -> tuple[Outcome, Spent]:
+        """How the trial ended, and its seconds in build and fit."""
         from parzen.worker.callbacks import TrialFailed
         from parzen.worker.trainer import Objective, train_trial
 
@@ -66,19 +79,20 @@ class TrialRunner:
                 )
                 reporter.close()  # every epoch on record before the tell
         except ServiceError as exc:  # from a report or heartbeat: not the trial's failure
-            return self._service_error(trial, exc), 0.0, 0.0
+            return self._service_error(trial, exc), NOT_TRAINED
         except TrialFailed as exc:
-            return self._tell_failed(trial, str(exc), exc.traceback), 0.0, 0.0
+            return self._tell_failed(trial, str(exc), exc.traceback), NOT_TRAINED
         except Exception as exc:
-            return self._tell_failed(trial, f"{type(exc).__name__}: {exc}", None), 0.0, 0.0
+            return self._tell_failed(trial, f"{type(exc).__name__}: {exc}", None), NOT_TRAINED
         finally:
             reporter.close(raise_error=False)
+        spent = Spent(result.build_seconds, result.fit_seconds, result.callback_seconds)
         if reporter.stopped_by == "shutdown":
             try:
                 self.client.release(trial.id, lease_token=trial.lease_token, attempt=trial.attempt)
             except SERVICE_ERRORS as exc:
-                return self._service_error(trial, ServiceError("release", exc)), 0.0, 0.0
-            return "released", result.fit_seconds, result.callback_seconds
+                return self._service_error(trial, ServiceError("release", exc)), spent
+            return "released", spent
         metrics: dict[str, object] = {
             **result.metrics,
             "best_epoch": result.best_epoch,
@@ -103,8 +117,8 @@ class TrialRunner:
             )
         except SERVICE_ERRORS as exc:
             outcome = self._service_error(trial, ServiceError(f"tell {state}", exc))
-            return outcome, result.fit_seconds, result.callback_seconds
-        return state, result.fit_seconds, result.callback_seconds
+            return outcome, spent
+        return state, spent
 
     def _tell_failed(self, trial: Trial, message: str, details: str | None) -> Outcome:
         error = message + "\n\n" + (details or traceback.format_exc())

@@ -65,6 +65,20 @@ def test_mlp_study_on_flat_digits(api: ParzenClient, run_daemon: Callable[..., D
     assert worker["trials_done"] == 2 and "mlp" in worker["builders"]
 
 
+def test_each_trial_timing_has_its_build_inside_the_overhead(
+    api: ParzenClient, run_daemon: Callable[..., Daemon]
+) -> None:
+    """Fails when the build time is lost between trainer and daemon (build_seconds 0), or
+    counted where it does not belong: bench/worker_overhead.py's "build s" goes wrong."""
+    api.create_study(study("timed", "mlp", "digits_flat", MLP_SPACE))
+    daemon = run_daemon()
+    assert [t.outcome for t in daemon.timings] == ["complete", "complete"]
+    for timing in daemon.timings:
+        assert 0 < timing.build_seconds < timing.overhead_seconds
+        assert timing.build_seconds + timing.fit_seconds < timing.total_seconds
+        assert timing.build_seconds < timing.fit_seconds  # a tiny MLP builds in milliseconds
+
+
 def test_convnet_study_on_digit_images(
     api: ParzenClient, run_daemon: Callable[..., Daemon]
 ) -> None:
@@ -181,12 +195,14 @@ def test_daemon_asks_to_be_recycled_after_its_quota_of_trials(
 def test_metrics_port_counts_trials_epochs_and_seconds(
     api: ParzenClient, run_daemon: Callable[..., Daemon]
 ) -> None:
-    """`parzen worker --metrics-port`: a scrape of the daemon says what it trained."""
+    """`parzen worker --metrics-port`: a scrape of the daemon says what it trained and how
+    long its models took to build."""
     series = {
         "complete": ("parzen_worker_trials_total", {"outcome": "complete"}),
         "epochs": ("parzen_worker_epochs_total", {}),
         "training": ("parzen_worker_training_seconds_total", {}),
         "overhead": ("parzen_worker_overhead_seconds_total", {}),
+        "build": ("parzen_worker_build_seconds_total", {}),
     }
     # Counters live as long as the process: earlier tests' daemons ran in this one too.
     before = {k: REGISTRY.get_sample_value(*s) or 0.0 for k, s in series.items()}
@@ -206,6 +222,7 @@ def test_metrics_port_counts_trials_epochs_and_seconds(
     epochs = sum(len(api.trial("mlp", n)["intermediate"]) for n in (1, 2))
     assert moved["complete"] == 2 and moved["epochs"] == epochs
     assert moved["training"] > 0 and moved["overhead"] > 0
+    assert 0 < moved["build"] < moved["overhead"]  # the build is part of the overhead
 
 
 def test_each_gpu_daemon_gets_its_own_metrics_port() -> None:

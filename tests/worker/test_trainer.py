@@ -5,6 +5,7 @@ import importlib.util
 import math
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,24 @@ def test_value_is_the_best_reported_epoch_and_every_epoch_is_reported(digits, tm
     assert all(isinstance(value, float) for value in reporter.values[0].values())
     assert not result.pruned
     assert result.fit_seconds > 0
+
+
+def test_build_is_timed_apart_from_fit(wine, tmp_path):
+    """Fails when the trainer stops timing the builder's call (build_seconds 0, or short of
+    the builder's own time): the worker's build time and its share of the overhead go wrong.
+    (Whether the build leaks into fit_seconds is not compared here: fit times on a shared
+    machine vary by more than any pause a test can afford.)"""
+    pause = 0.2
+
+    def slow_builder(params: Mapping[str, Any], info: DatasetInfo) -> keras.Model:
+        time.sleep(pause)  # a builder that takes its time, as a big model's does
+        return build_mlp(params, info)
+
+    plain = run(wine, tmp_path / "plain", max_epochs=2)
+    slow = run(wine, tmp_path / "slow", builder=slow_builder, max_epochs=2)
+
+    assert 0 < plain.build_seconds < plain.fit_seconds
+    assert slow.build_seconds >= pause
 
 
 def test_early_stopping_restores_the_best_epoch_into_model_and_checkpoint(digits, tmp_path):
