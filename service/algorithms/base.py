@@ -109,8 +109,8 @@ def make_sampler(
     *,
     prunes: bool = False,
 ) -> Sampler:
-    """`prunes`: the study has a pruner; tpe-mv then does not propose a configuration a
-    finished trial already had while it has a new one to propose (tpe_mv.py says why)."""
+    """`prunes`: the study has a pruner; tpe-mv then does not propose again a configuration
+    already trained to the end while a candidate holds another (tpe_mv.py says why)."""
     tpe_settings = parse_algorithm(name, settings)
     if tpe_settings is None:
         from parzen.service.algorithms.random import RandomSampler
