@@ -202,7 +202,7 @@ def _proposals(sampler: MultivariateTPESampler, numbers: range) -> list[dict[str
 
 def test_a_pruning_study_does_not_propose_a_configuration_trained_to_the_end() -> None:
     """Fails when a study with a pruner proposes again a grid configuration already trained
-    to the end while its candidates hold a new one: bench/pruning.py's convnet spent 135
+    to the end while its candidates hold a new one: bench/pruning.py's convnet spent 131
     trials of one seed on such repeats and never found its best configuration."""
     history = _grid_history()
     done = [dict(o.vals) for o in history]
@@ -281,4 +281,12 @@ def test_continuous_configurations_are_not_kept() -> None:
     sampler = MultivariateTPESampler(MIXED, seed=0, prunes=True)
     sampler.observe(history(MIXED, 20, lambda vals: 1.0))
     assert not sampler._trained
-    assert make_sampler("tpe-mv", {}, GRID, 0, prunes=True)._prunes  # type: ignore[attr-defined]
+
+
+def test_the_factory_passes_on_whether_the_study_prunes() -> None:
+    """Fails when make_sampler drops `prunes` (service/proposals.py passes it from the
+    study's pruner): the rule would never act."""
+    pruning = make_sampler("tpe-mv", {}, GRID, 0, prunes=True)
+    plain = make_sampler("tpe-mv", {}, GRID, 0)
+    assert isinstance(pruning, MultivariateTPESampler) and pruning._prunes
+    assert isinstance(plain, MultivariateTPESampler) and not plain._prunes
