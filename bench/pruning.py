@@ -75,6 +75,10 @@ class Run:
     stopped: int = 0
     promotable: int = 0
     promotable_better: int = 0
+    # Trials of a configuration a finished trial of the run already had: pure waste in the
+    # replay (the same curve again), a noisy re-run in real training.
+    repeated_complete: int = 0
+    repeated_pruned: int = 0
 
     def best_at(self, epochs: int) -> tuple[float, float]:
         best = (math.nan, math.nan)
@@ -91,10 +95,13 @@ def simulate(search: Search, curves: Curves, budget: int, seed: int) -> Run:
     run, spent, best = Run(), 0, -math.inf
     # (time the worker's next epoch ends, worker, handle, config, epoch, seconds per epoch)
     events: list[tuple[float, int, Any, tuple[int, ...], int, float]] = []
+    finished: dict[tuple[int, ...], str] = {}  # config -> "complete", else "pruned"
 
     def start(worker: int, now: float) -> None:
         handle, config = search.ask()
         run.trials += 1
+        run.repeated_complete += finished.get(config) == "complete"
+        run.repeated_pruned += finished.get(config) == "pruned"
         pace = float(rng.uniform(0.8, 1.2))
         heapq.heappush(events, (now + pace, worker, handle, config, 1, pace))
 
@@ -106,12 +113,14 @@ def simulate(search: Search, curves: Curves, budget: int, seed: int) -> Run:
         value = curves.val[config][epoch - 1]
         if epoch == EPOCHS:
             search.tell(handle, "complete", value)
+            finished[config] = "complete"
             run.completed += 1
             if value > best:
                 best = value
                 run.curve.append((spent, value, curves.test[config]))
         elif search.report(handle, epoch, value):
             search.tell(handle, "pruned", value)
+            finished.setdefault(config, "pruned")
         else:
             heapq.heappush(events, (now + pace, worker, handle, config, epoch + 1, pace))
             continue

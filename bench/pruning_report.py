@@ -72,7 +72,8 @@ def report(tasks: list[Curves], methods: list[str], results: Results, budget: in
 def task_table(
     task: str, methods: list[str], results: Results, budget: int, ratios: dict[str, list[float]]
 ) -> Any:
-    """Per method: trials, trials trained to the end, best val and its test, the anytime
+    """Per method: trials, trials trained to the end, repeats of a configuration already
+    trained to the end / already stopped (mean a seed), best val and its test, the anytime
     value at a half and three quarters of the budget, and the epochs to TPE's quality."""
     from rich.table import Table
 
@@ -80,7 +81,7 @@ def task_table(
     target = target_mean - target_se
     title = f"{task}: {budget} epochs; TPE-without-pruning's quality (- 1 SE): {target:.4f}"
     table = Table(title=title, min_width=120)
-    for column in ("method", "trials", "to the end", "best val", "its test"):
+    for column in ("method", "trials", "to the end", "repeats", "best val", "its test"):
         table.add_column(column, justify="left" if column == "method" else "right")
     quarters = [budget // 4, budget // 2, 3 * budget // 4]
     for mark in quarters:
@@ -94,6 +95,8 @@ def task_table(
             method,
             f"{np.mean([r.trials for r in runs]):.0f}",
             f"{np.mean([r.completed for r in runs]):.0f}",
+            f"{np.mean([r.repeated_complete for r in runs]):.0f}"
+            f" / {np.mean([r.repeated_pruned for r in runs]):.0f}",
             _shown(anytime(runs, budget)),
             _shown(mean_se([run.best_at(budget)[1] for run in runs])),
             *(_shown(anytime(runs, m)) for m in quarters),

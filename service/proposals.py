@@ -81,7 +81,13 @@ class SamplerPool:
             # A study deleted and re-created may reuse its id (SQLite): then start afresh.
             if entry is None or entry.created_at != study.created_at:
                 space = parse_space(study.space)
-                sampler = make_sampler(study.algorithm, study.algorithm_settings, space, study.seed)
+                sampler = make_sampler(
+                    study.algorithm,
+                    study.algorithm_settings,
+                    space,
+                    study.seed,
+                    prunes=study.pruner.get("type", "none") != "none",
+                )
                 issues = limit_issues(space)
                 entry = _Entry(study.created_at, space, sampler, issues)
                 self._entries[study.id] = entry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -102,23 +102,27 @@ def parse_algorithm(name: str, settings: Mapping[str, object]) -> TPESettings | 
 
 
 def make_sampler(
-    name: str, settings: Mapping[str, object], space: SearchSpace, seed: int
+    name: str,
+    settings: Mapping[str, object],
+    space: SearchSpace,
+    seed: int,
+    *,
+    prunes: bool = False,
 ) -> Sampler:
+    """`prunes`: the study has a pruner; tpe-mv then does not propose again a configuration
+    already trained to the end while a candidate holds another (tpe_mv.py says why)."""
     tpe_settings = parse_algorithm(name, settings)
     if tpe_settings is None:
         from parzen.service.algorithms.random import RandomSampler
 
         return RandomSampler(space, seed=seed)
-    sampler_class: Callable[..., Sampler]
     if name == "tpe-mv":
         from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
 
-        sampler_class = MultivariateTPESampler
-    else:
-        from parzen.service.algorithms.tpe import TPESampler  # imports hyperopt, slow to load
+        return MultivariateTPESampler(space, seed=seed, settings=tpe_settings, prunes=prunes)
+    from parzen.service.algorithms.tpe import TPESampler  # imports hyperopt, slow to load
 
-        sampler_class = TPESampler
-    return sampler_class(space, seed=seed, settings=tpe_settings)
+    return TPESampler(space, seed=seed, settings=tpe_settings)
 
 
 def check_seed(seed: int) -> int:

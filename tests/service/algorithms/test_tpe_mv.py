@@ -18,6 +18,7 @@ from parzen.service.algorithms import (
 from parzen.service.algorithms.tpe_kernels import _ColumnOrder, _NumericPart
 from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
 from parzen.service.algorithms.tpe_settings import TPESettings
+from parzen.service.space import parse_space
 from tests.service.algorithms.cases import (
     MIXED,
     SQUARE,
@@ -249,3 +250,114 @@ def assert_same_as_at_once(sampler: MultivariateTPESampler, history: list[Observ
         assert isinstance(parts[0], _NumericPart) and isinstance(parts[1], _NumericPart)
         np.testing.assert_array_equal(parts[0].sigma, parts[1].sigma)
         np.testing.assert_array_equal(parts[0]._log_mass, parts[1]._log_mass)
+
+
+GRID = parse_space(
+    {"a": {"type": "int", "low": 0, "high": 9}, "b": {"type": "choice", "options": list("pqrst")}}
+)
+
+
+def _grid_history() -> list[Observation]:
+    """30 trials trained to the end on a 10 x 5 grid, the best ones around a = 4, b = 1."""
+    rng = np.random.default_rng(0)
+    observations = []
+    for number in range(1, 31):
+        vals = {"a": int(rng.integers(10)), "b": int(rng.integers(5))}
+        observations.append(Observation(number, "complete", vals, abs(vals["a"] - 4) + vals["b"]))
+    return observations
+
+
+def _proposals(sampler: MultivariateTPESampler, numbers: range) -> list[dict[str, float | int]]:
+    return [sampler.propose(number) for number in numbers]
+
+
+def test_a_pruning_study_does_not_propose_a_configuration_trained_to_the_end() -> None:
+    """Fails when a study with a pruner proposes again a grid configuration already trained
+    to the end while its candidates hold a new one: bench/pruning.py's convnet spent 131
+    trials of one seed on such repeats and never found its best configuration."""
+    history = _grid_history()
+    done = [dict(o.vals) for o in history]
+    plain = MultivariateTPESampler(GRID, seed=1)
+    pruning = MultivariateTPESampler(GRID, seed=1, prunes=True)
+    plain.observe(history)
+    pruning.observe(history)
+    assert any(vals in done for vals in _proposals(plain, range(31, 61)))  # TPE alone repeats
+    assert not any(vals in done for vals in _proposals(pruning, range(31, 61)))
+
+
+def test_a_study_without_a_pruner_gets_the_plain_proposals() -> None:
+    """Fails when the rule reaches a study that does not prune, or one whose finished trials
+    were all stopped at a rung (a configuration stopped early may be judged again: its rung
+    may have moved): both must get exactly the proposals they got before the rule."""
+    history = _grid_history()
+    stopped = [Observation(o.number, "pruned", o.vals, o.loss) for o in history]
+    for observations, prunes in ((history, False), (stopped, True)):
+        default = MultivariateTPESampler(GRID, seed=2)
+        other = MultivariateTPESampler(GRID, seed=2, prunes=prunes)
+        default.observe(observations)
+        other.observe(observations)
+        assert _proposals(default, range(31, 51)) == _proposals(other, range(31, 51))
+
+
+def test_the_rule_keeps_proposals_a_function_of_seed_history_and_number() -> None:
+    """Fails when skipping repeats makes a proposal depend on anything but the study's seed,
+    its history and the trial number (the order of earlier proposals, a process's past):
+    replicas and the snapshot proposals of storage/proposing.py rely on it."""
+    history = _grid_history()
+    first = MultivariateTPESampler(GRID, seed=3, prunes=True)
+    first.observe(history[:10])
+    _proposals(first, range(100, 110))  # proposals made before the history is complete
+    first.observe(history[10:])
+    second = MultivariateTPESampler(GRID, seed=3, prunes=True)
+    second.observe(list(reversed(history)))
+    assert _proposals(first, range(31, 41)) == _proposals(second, range(31, 41))
+
+
+def test_nested_spaces_skip_a_repeat_in_the_group_that_completes_it() -> None:
+    """Fails when the rule breaks nested spaces or ignores them: an sgd configuration is
+    whole only once its branch's group (momentum) is sampled, and that group must pass over
+    a repeat (a flat space's, the top-level group's, is the test above)."""
+    momentum = {"type": "int", "low": 0, "high": 5}
+    space = parse_space(
+        {
+            "units": {"type": "int", "low": 1, "high": 9},
+            "optimizer": {
+                "type": "choice",
+                "options": [{"name": "sgd", "momentum": momentum}, {"name": "adam"}],
+            },
+        }
+    )
+    rng = np.random.default_rng(4)
+    history = []
+    for number in range(1, 61):
+        vals = {"units": int(rng.integers(1, 10)), "optimizer": int(rng.integers(2))}
+        if vals["optimizer"] == 0:
+            vals["optimizer.sgd.momentum"] = int(rng.integers(6))
+        loss = abs(vals["units"] - 5) + vals.get("optimizer.sgd.momentum", 0) / 5
+        history.append(Observation(number, "complete", vals, loss))
+    done = [dict(o.vals) for o in history]
+    plain = MultivariateTPESampler(space, seed=4)
+    pruning = MultivariateTPESampler(space, seed=4, prunes=True)
+    plain.observe(history)
+    pruning.observe(history)
+    assert any(vals in done for vals in _proposals(plain, range(61, 81)))
+    proposals = _proposals(pruning, range(61, 81))
+    assert all("optimizer.sgd.momentum" in vals for vals in proposals)  # sgd, whole
+    assert not any(vals in done for vals in proposals)
+
+
+def test_continuous_configurations_are_not_kept() -> None:
+    """Fails when a pruning study on a continuous space pays for the rule: such values
+    never come again exactly, so nothing is kept or compared."""
+    sampler = MultivariateTPESampler(MIXED, seed=0, prunes=True)
+    sampler.observe(history(MIXED, 20, lambda vals: 1.0))
+    assert not sampler._trained
+
+
+def test_the_factory_passes_on_whether_the_study_prunes() -> None:
+    """Fails when make_sampler drops `prunes` (service/proposals.py passes it from the
+    study's pruner): the rule would never act."""
+    pruning = make_sampler("tpe-mv", {}, GRID, 0, prunes=True)
+    plain = make_sampler("tpe-mv", {}, GRID, 0)
+    assert isinstance(pruning, MultivariateTPESampler) and pruning._prunes
+    assert isinstance(plain, MultivariateTPESampler) and not plain._prunes
