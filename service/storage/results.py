@@ -43,6 +43,7 @@ from parzen.service.storage.records import FinishedTrial, ReportResult, TrialRec
 from parzen.service.storage.rungs import RungReport, pruning_reason
 
 TellState = Literal["complete", "pruned", "failed"]
+ANALYZE_AFTER_IMPORT = 1000  # imported trials past which PostgreSQL's statistics are refreshed
 
 
 # The current attempt's result (its SET clause comes from the parameters' keys), returning
@@ -218,7 +219,19 @@ class ResultStore(StorageCore):
             # Imported trials spend the budget like asked ones: with nothing pending, a
             # spent study is complete (no worker's ask would ever say so).
             _complete_if_spent(session, study_id, now)
+        if self.is_postgres and len(rows) >= ANALYZE_AFTER_IMPORT:
+            self._analyze_trials()
         return list(range(first, first + len(rows)))
+
+    def _analyze_trials(self) -> None:
+        """PostgreSQL's planner statistics of the trials table, refreshed now rather than at
+        autovacuum's next pass (up to a minute away): psycopg prepares a statement on its
+        fifth use, and a plan made while the study was small (a sequential scan of the
+        unseen history, 1.6 ms a read at 10,000 trials against 0.6 ms) stays until the
+        statistics change. ANALYZE runs outside the import's transaction, on a sample."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE trials")
+            conn.commit()
 
 
 def _tell_not_running(
