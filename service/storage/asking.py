@@ -8,7 +8,7 @@ interleaving of server processes.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +42,17 @@ class StaleStudyId(Exception):
     deleted and created again): look the name up again."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Asker:
+    """Who asks, of which study: the worker it names (if any), its bearer token, and the
+    proposer that makes the study's new trials."""
+
+    study_name: str
+    worker_id: str | None
+    token_id: int | None
+    proposer: Proposer
+
+
 class AskStore(StorageCore):
     def ask(
         self,
@@ -59,12 +70,12 @@ class AskStore(StorageCore):
         The whole ask holds the study's sampler (`holding`), so that asks of one process
         take turns and each one's snapshot already has the trial the previous one inserted;
         the order is always sampler, then database lock."""
-        ask = (study_name, worker_id, proposer, token_id)
+        asker = _Asker(study_name, worker_id, token_id, proposer)
         try:
-            return self._ask_holding(self._study_id(study_name), *ask)
+            return self._ask_holding(self._study_id(study_name), asker)
         except StaleStudyId:
             self.study_ids.pop(study_name, None)
-            return self._ask_holding(self._study_id(study_name), *ask)
+            return self._ask_holding(self._study_id(study_name), asker)
         except NotFoundError:
             self.study_ids.pop(study_name, None)
             raise
@@ -78,61 +89,44 @@ class AskStore(StorageCore):
                 study_id = self.study_ids[study_name] = study_id_by_name(session, study_name)
         return study_id
 
-    def _ask_holding(
-        self,
-        study_id: int,
-        study_name: str,
-        worker_id: str | None,
-        proposer: Proposer,
-        token_id: int | None,
-    ) -> AskResult:
-        with proposer.holding(study_id):
+    def _ask_holding(self, study_id: int, asker: _Asker) -> AskResult:
+        with asker.proposer.holding(study_id):
             for round_ in range(1, ASK_ROUNDS + 1):
                 last = round_ == ASK_ROUNDS or self.proposal_times.quick(study_id)
-                proposal = None if last else self._snapshot_proposal(study_name, proposer)
+                proposal = None if last else self._snapshot_proposal(asker)
                 try:
-                    return self._ask_once(
-                        study_id, study_name, worker_id, proposer, token_id, proposal, last=last
-                    )
+                    return self._ask_once(study_id, asker, proposal, last=last)
                 except HistoryMoved:
                     continue
         raise AssertionError("the last round proposes under the lock")  # pragma: no cover
 
-    def _snapshot_proposal(self, study_name: str, proposer: Proposer) -> Proposal | None:
+    def _snapshot_proposal(self, asker: _Asker) -> Proposal | None:
         """A proposal for the study's next trial if ask would create one now, else None."""
         with self.session() as session:
-            study, stamp = study_state_by_name(session, study_name)
+            study, stamp = study_state_by_name(session, asker.study_name)
             state = ask_state(session.connection(), study.id, None, utcnow())
             if state.queued or _refusal(session, study, state, utcnow()) is not None:
                 return None
         with self.proposal_times.timing(study.id):
-            return propose_from_snapshot(self.session, study, stamp, proposer)
+            return propose_from_snapshot(self.session, study, stamp, asker.proposer)
 
     def _ask_once(
-        self,
-        study_id: int,
-        study_name: str,
-        worker_id: str | None,
-        proposer: Proposer,
-        token_id: int | None,
-        proposal: Proposal | None,
-        *,
-        last: bool,
+        self, study_id: int, asker: _Asker, proposal: Proposal | None, *, last: bool
     ) -> AskResult:
         now = utcnow()
         under_lock = False
         try:
             with self.session() as session:
-                study, stamp = study_state_by_name(session, study_name, lock=True)
+                study, stamp = study_state_by_name(session, asker.study_name, lock=True)
                 if study.id != study_id:
                     raise StaleStudyId
-                state = ask_state(session.connection(), study.id, worker_id, now)
-                _refuse_unless_owner(state, worker_id, token_id)
+                state = ask_state(session.connection(), study.id, asker.worker_id, now)
+                _refuse_unless_owner(state, asker)
                 expired = LeaseExpiry()
                 # A deaf process expires nothing: see storage/sweeps.py.
                 if state.expired and not self.hearing.deaf:
                     expired = expire_study_leases(session, study.id, study.max_attempts, stamp, now)
-                    state = ask_state(session.connection(), study.id, worker_id, now)
+                    state = ask_state(session.connection(), study.id, asker.worker_id, now)
                 current = proposal is not None and not expired.total and proposal.stamp == stamp - 1
 
                 def propose() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -144,23 +138,26 @@ class AskStore(StorageCore):
                     under_lock = True
                     # The new trial carries this stamp, so the sampler must read it next time.
                     with self.proposal_times.timing(study.id):
-                        return propose_at(session, study, stamp - 1, proposer)
+                        return propose_at(session, study, stamp - 1, asker.proposer)
 
-                result = _ask_locked(
-                    session, study, stamp, state, now, worker_id, propose, token_id
-                )
+                result = _ask_locked(session, study, stamp, state, now, asker, propose)
                 return replace(result, expired=expired)
         except BaseException:
             # A sampler that proposed under the lock may have seen changes of a transaction
             # that did not commit; one fed from a snapshot saw only committed ones.
             if under_lock:
-                proposer.forget(study_id)
+                asker.proposer.forget(study_id)
             raise
 
 
-def _refuse_unless_owner(state: AskState, worker_id: str | None, token_id: int | None) -> None:
+def _refuse_unless_owner(state: AskState, asker: _Asker) -> None:
     """A registered worker's id is its bearer token's alone (an unregistered one is a label)."""
-    if worker_id is not None and state.worker_registered and state.worker_token_id != token_id:
+    worker_id = asker.worker_id
+    if (
+        worker_id is not None
+        and state.worker_registered
+        and state.worker_token_id != asker.token_id
+    ):
         raise not_your_worker(worker_id)
 
 
@@ -170,10 +167,10 @@ def _ask_locked(
     stamp: int,
     state: AskState,
     now: datetime,
-    worker_id: str | None,
+    asker: _Asker,
     propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
-    token_id: int | None,
 ) -> AskResult:
+    worker_id = asker.worker_id
     refusal = _refusal(session, study, state, now)
     if refusal is not None:
         if refusal.status == "done":
@@ -183,7 +180,7 @@ def _ask_locked(
     trial = queued or _create_trial(session, study, stamp, now, worker_id, propose)
     if queued is None:
         study = replace(study, trial_counter=trial.number)
-    lease_token = start_attempt(session, trial, worker_id, token_id)
+    lease_token = start_attempt(session, trial, worker_id, asker.token_id)
     if worker_id is not None:
         session.connection().execute(
             _BUSY, {"w_worker_id": worker_id, "w_trial_id": trial.id, "w_now": now}

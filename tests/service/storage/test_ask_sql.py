@@ -6,32 +6,13 @@ each round trip more is latency before a GPU trains again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
 import pytest
-from sqlalchemy import Engine, event
 
 from parzen.service.proposals import SamplerPool
 from parzen.service.storage import ForbiddenError, NotFoundError, Storage
 from tests.service.factories import study_spec
-from tests.service.statements import statements
+from tests.service.statements import statements, transactions
 from tests.service.writes import run_out_lease
-
-
-@contextmanager
-def transactions(engine: Engine) -> Iterator[list[object]]:
-    begun: list[object] = []
-
-    def count(conn: Any) -> None:
-        begun.append(conn)
-
-    event.listen(engine, "begin", count)
-    try:
-        yield begun
-    finally:
-        event.remove(engine, "begin", count)
 
 
 def test_an_ask_for_a_new_trial_is_seven_statements_in_one_transaction(
