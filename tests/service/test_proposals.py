@@ -51,3 +51,21 @@ def test_a_worker_lease_skips_a_study_that_cannot_be_sampled(
     leased = client.post(f"/api/v1/workers/{worker}/lease")
     assert leased.status_code == 200, leased.text
     assert leased.json()["trial"]["study"] == "good"
+
+
+def test_a_study_with_a_pruner_gets_a_sampler_that_knows_it(storage: Storage) -> None:
+    """If this fails, the pool builds tpe-mv for a pruning study as for any other, and the
+    rule that keeps it off configurations already trained to the end (tpe_mv.py) never acts
+    in the service: ASHA's convnet replay loses to Optuna at most epoch budgets again."""
+    from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
+    from parzen.service.proposals import SamplerPool
+
+    pool = SamplerPool()
+    for name, pruner, prunes in (
+        ("asha", {"type": "asha"}, True),
+        ("plain", {"type": "none"}, False),
+    ):
+        record = storage.create_study(spec=study_spec(name, algorithm="tpe-mv", pruner=pruner))
+        pool.propose(record, [], 0, 1)
+        sampler = pool._entries[record.id].sampler
+        assert isinstance(sampler, MultivariateTPESampler) and sampler._prunes is prunes
