@@ -43,14 +43,12 @@ from parzen.service.algorithms.base import (
     trial_rng,
 )
 from parzen.service.algorithms.random import RandomSampler
+from parzen.service.algorithms.tpe_kept import _ColumnOrder, _Kept, _MassCache
 from parzen.service.algorithms.tpe_kernels import (
     _CategoricalPart,
     _Choice,
-    _ColumnOrder,
-    _Kept,
     _Kernel,
     _kernel,
-    _MassCache,
     _Mixture,
     _NumericPart,
     _optuna_weights,

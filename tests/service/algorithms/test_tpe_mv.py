@@ -15,7 +15,7 @@ from parzen.service.algorithms import (
     make_sampler,
     validate_algorithm,
 )
-from parzen.service.algorithms.tpe_kernels import _ColumnOrder, _NumericPart
+from parzen.service.algorithms.tpe_kernels import _NumericPart
 from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
 from parzen.service.algorithms.tpe_settings import TPESettings
 from parzen.service.space import parse_space
@@ -181,25 +181,6 @@ def test_without_pruned_trials_running_ones_keep_half_a_cell() -> None:
     observations += [Observation(k, "running", {"units": 1}, None) for k in range(26, 50)]
     bad, _ = _bad_and_good_sigmas(observations)
     assert bad.min() == pytest.approx(0.5)
-
-
-def test_column_order_is_a_fresh_sort_as_rows_arrive() -> None:
-    """Fails when the kept order drifts from np.lexsort((number, value)) of the non-NaN
-    rows: ties (grid values) go by trial number, numbers arrive out of order, rows come one
-    at a time or by the hundred, and a row that changes its value forces a rebuild."""
-    rng = np.random.default_rng(0)
-    values = np.round(rng.normal(size=3000), 1)
-    values[rng.random(3000) < 0.2] = np.nan  # inactive in that trial
-    number = rng.permutation(3000) + 1
-    order, n = _ColumnOrder(1), 0
-    while n < len(values):
-        n = min(len(values), n + int(rng.choice([1, 2, 5, 70, 300])))
-        if rng.random() < 0.1:
-            values[int(rng.integers(n))] = 0.0
-            order.forget()
-        rows = np.flatnonzero(~np.isnan(values[:n]))
-        expected = rows[np.lexsort((number[rows], values[rows]))]
-        np.testing.assert_array_equal(order.rows(0, values[:n], number[:n]), expected)
 
 
 def test_proposals_equal_whether_observed_in_pieces_or_at_once() -> None:
