@@ -13,7 +13,8 @@ tests/service/algorithms/reference_tpe_mv.py):
 - a categorical dimension's kernels are one of (options + 1) distinct rows;
 - the log-sum-exp over kernels is scipy's algorithm for real input, without the array-API
   dispatch and the second full pass that cost 2.5 times its arithmetic, and without the
-  exp of arguments that underflow to 0.0 (most kernels, past a few thousand trials);
+  exp of arguments that underflow to 0.0 (most kernels, past a few thousand trials):
+  logsumexp.py;
 - a mixture's parts write into two arrays of candidates x kernels, not one each;
 - what changes little from one proposal to the next is kept by the sampler: each
   column's rows in sorted order (the bandwidths' sorts) and each kernel's log mass within
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
+from parzen.service.algorithms.logsumexp import logsumexp_rows
 from parzen.service.space import Categorical, Dimension, Gaussian, IntRange
 
 if TYPE_CHECKING:
@@ -39,7 +41,6 @@ if TYPE_CHECKING:
 FLAT_WEIGHTS = 25
 _GAUSSIAN_REACH = 10.0  # normal/lognormal: kernels are truncated at mu +- 10 sigma
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-_EXP_UNDERFLOW = -746.0  # np.exp(x) is exactly 0.0 below -745.13
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,7 @@ class _Mixture:
         for j in range(1, len(self.parts)):
             total += self.parts[j].log_pdf(x[:, j], out=scratch)
         total += self.log_weights
-        return _logsumexp_rows(total, overwrite=True)
+        return logsumexp_rows(total, overwrite=True)
 
 
 class _NumericPart:
@@ -330,49 +331,3 @@ def _log_gauss_mass(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     log_hi, log_lo = log_ndtr(hi), log_ndtr(lo)
     with np.errstate(divide="ignore"):
         return np.asarray(log_hi + np.log1p(-np.exp(np.minimum(log_lo - log_hi, 0.0)) + 1e-300))
-
-
-def _logsumexp_rows(a: np.ndarray, *, overwrite: bool = False) -> np.ndarray:
-    """scipy.special.logsumexp(a, axis=1) for real 2-D `a`, to the bit (scipy 1.17's
-    steps: the row's maxima are taken out of the sum for precision, and rows whose result
-    is not finite fall back to log(sum(exp(a)))). `overwrite`: `a` may be used as scratch.
-
-    A row's result is not finite where its maximum is not (inf, -inf, NaN), or where a
-    finite maximum within log(2 n) of the largest double overflows, and then the fallback
-    overflows too: so the fallback is taken for the rows of a maximum that is not finite,
-    before `a` is overwritten."""
-    a_max = a.max(axis=1, keepdims=True)
-    odd = np.flatnonzero(~np.isfinite(a_max[:, 0]))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        fallback = np.log(np.exp(a[odd]).sum(axis=1))
-        if overwrite and a.flags.c_contiguous:
-            shifted = np.subtract(a, a_max, out=a)
-        else:
-            shifted = np.subtract(a, a_max, order="C")
-    exps, m = _exp_below_zero(shifted)
-    s = exps.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(s == 0, s, s / m)
-        out = np.log1p(s) + np.log(m) + a_max
-    out[odd, 0] = fallback
-    return np.asarray(out[:, 0])
-
-
-def _exp_below_zero(shifted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For the finite rows of a - max(a) (rows whose maximum is not finite fall back to the
-    plain formula): in place, exp(a - max(a)) with the maxima set to 0, and each row's count
-    of maxima (the zeros of a - max(a)), as a column. Past a few thousand trials most kernels
-    are hundreds of log units below the best one: numpy's exp of an argument that underflows
-    takes a slow path, 25 times the cost of the rest, and its result is exactly 0.0, so only
-    the entries above _EXP_UNDERFLOW are taken, and the maxima are found among them."""
-    flat = shifted.reshape(-1)  # a view: `shifted` is a fresh C-contiguous array
-    kept = np.flatnonzero(flat > _EXP_UNDERFLOW)
-    near = flat[kept]
-    values = np.exp(near)
-    at_max = near == 0.0
-    values[at_max] = 0.0  # scipy sets the maxima to -inf before the sum
-    rows, columns = shifted.shape
-    m = np.bincount(kept[at_max] // columns, minlength=rows).astype(float)[:, None]
-    flat.fill(0.0)
-    flat[kept] = values
-    return shifted, m

@@ -104,8 +104,9 @@ class AskStore(StorageCore):
         """A proposal for the study's next trial if ask would create one now, else None."""
         with self.session() as session:
             study, stamp = study_state_by_name(session, asker.study_name)
-            state = ask_state(session.connection(), study.id, None, utcnow())
-            if state.queued or _refusal(session, study, state, utcnow()) is not None:
+            now = utcnow()
+            state = ask_state(session.connection(), study.id, None, now)
+            if state.queued or _refusal(session, study, state, now) is not None:
                 return None
         with self.proposal_times.timing(study.id):
             return propose_from_snapshot(self.session, study, stamp, asker.proposer)
