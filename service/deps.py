@@ -25,6 +25,7 @@ from parzen.service.api.params import StudyName
 from parzen.service.artifacts import ArtifactStore
 from parzen.service.config import Settings
 from parzen.service.db.base import utcnow
+from parzen.service.offload import Offload
 from parzen.service.proposals import SamplerPool
 from parzen.service.storage import Storage, StudyRecord, TokenRecord
 from parzen.service.storage.records import ROLE_RANK, Role
@@ -50,10 +51,16 @@ async def get_samplers(request: Request) -> SamplerPool:
     return pool
 
 
+async def get_offload(request: Request) -> Offload:
+    offload: Offload = request.app.state.offload
+    return offload
+
+
 StorageDep = Annotated[Storage, Depends(get_storage)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SamplersDep = Annotated[SamplerPool, Depends(get_samplers)]
 ArtifactsDep = Annotated[ArtifactStore, Depends(get_artifacts)]
+OffloadDep = Annotated[Offload, Depends(get_offload)]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `parzen token create`.")
 LOCAL_TOKEN = TokenRecord(
@@ -90,12 +97,14 @@ def authenticate(request: Request, storage: Storage, token: str) -> TokenRecord 
 
 async def current_token(
     request: Request,
-    storage: StorageDep,
-    settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> TokenRecord:
     """The caller's token: from this process's token cache on the event loop, else looked
-    up in the database in the thread pool (the only part of it that may block)."""
+    up in the database in the thread pool (the only part of it that may block). It reads
+    the storage and settings from the app's state, not as dependencies of its own: every
+    route with a token runs this, and each dependency FastAPI solves costs CPU."""
+    storage: Storage = request.app.state.storage
+    settings: Settings = request.app.state.settings
     if not settings.auth:
         return LOCAL_TOKEN  # loopback clients only: service.access.LoopbackOnly
     if credentials is None:  # not a guess: not counted

@@ -32,6 +32,7 @@ from parzen.service.artifacts import open_store
 from parzen.service.body_limit import BodyLimitMiddleware
 from parzen.service.config import MAKE_A_TOKEN, Settings, get_settings
 from parzen.service.db.engine import make_engine
+from parzen.service.offload import Offload
 from parzen.service.proposals import SamplerPool
 from parzen.service.storage import (
     ConflictError,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
     app.state.storage = storage
     storage.cache_tokens(seconds=settings.token_cache_seconds)
     app.state.samplers = SamplerPool()
+    app.state.offload = Offload(threads=settings.db_pool_size + settings.db_max_overflow)
     app.state.artifacts = open_store(settings)
     app.state.auth_failures = FailureLimiter(limit=settings.auth_failures_per_minute)
     if not settings.auth:

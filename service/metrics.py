@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import ParamSpec, Protocol, TypeVar
 
 from prometheus_client import (
@@ -82,14 +82,14 @@ class _Reported(Protocol):
     def should_stop(self) -> bool: ...
 
 
-def instrument_ask(route: Callable[Q, A]) -> Callable[Q, A]:
+def instrument_ask(route: Callable[Q, Awaitable[A]]) -> Callable[Q, Awaitable[A]]:
     """Time an ask route and count its answer's status ('error' when it raised)."""
 
     @functools.wraps(route)
-    def wrapper(*args: Q.args, **kwargs: Q.kwargs) -> A:
+    async def wrapper(*args: Q.args, **kwargs: Q.kwargs) -> A:
         start, status = time.perf_counter(), "error"
         try:
-            answer = route(*args, **kwargs)
+            answer = await route(*args, **kwargs)
             status = answer.status
             return answer
         finally:
@@ -99,20 +99,20 @@ def instrument_ask(route: Callable[Q, A]) -> Callable[Q, A]:
     return wrapper
 
 
-def instrument_tell(route: Callable[Q, T]) -> Callable[Q, T]:
+def instrument_tell(route: Callable[Q, Awaitable[T]]) -> Callable[Q, Awaitable[T]]:
     @functools.wraps(route)
-    def wrapper(*args: Q.args, **kwargs: Q.kwargs) -> T:
-        trial = route(*args, **kwargs)
+    async def wrapper(*args: Q.args, **kwargs: Q.kwargs) -> T:
+        trial = await route(*args, **kwargs)
         TELLS.labels(state=trial.state).inc()
         return trial
 
     return wrapper
 
 
-def instrument_report(route: Callable[Q, R]) -> Callable[Q, R]:
+def instrument_report(route: Callable[Q, Awaitable[R]]) -> Callable[Q, Awaitable[R]]:
     @functools.wraps(route)
-    def wrapper(*args: Q.args, **kwargs: Q.kwargs) -> R:
-        answer = route(*args, **kwargs)
+    async def wrapper(*args: Q.args, **kwargs: Q.kwargs) -> R:
+        answer = await route(*args, **kwargs)
         REPORTS.labels(should_stop=str(answer.should_stop).lower()).inc()
         return answer
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from parzen.service.api.params import Offset, StudyName, TrialId, TrialNumber
 from parzen.service.api.presenters import leased_trial, trial_detail, trial_public
 from parzen.service.api.responses import LOOKUP, LOOKUP_OR_CONFLICT
-from parzen.service.deps import SamplersDep, StorageDep, ViewerDep, WorkerDep
+from parzen.service.deps import OffloadDep, SamplersDep, StorageDep, ViewerDep, WorkerDep
 from parzen.service.metrics import count_expired, instrument_ask, instrument_report, instrument_tell
 from parzen.service.schemas import (
     AskRequest,
@@ -31,11 +31,12 @@ router = APIRouter(tags=["trials"])
 
 @router.post("/studies/{name}/ask", responses=LOOKUP_OR_CONFLICT)
 @instrument_ask
-def ask(
+async def ask(
     name: StudyName,
     storage: StorageDep,
     samplers: SamplersDep,
     token: WorkerDep,
+    offload: OffloadDep,
     body: AskRequest | None = None,
 ) -> AskResponse:
     """A trial of this study. Its `lease_token` is shown once: every write to the trial
@@ -43,7 +44,9 @@ def ask(
     # A registered worker's id is its token's alone (403 otherwise); an unregistered one is
     # only a label. The ask checks it in its own transaction.
     worker_id = body.worker_id if body else None
-    result = storage.ask(study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id)
+    result = await offload(
+        storage.ask, study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id
+    )
     count_expired(result.expired)
     return ask_response(result)
 
@@ -102,10 +105,15 @@ def get_trial_by_id(trial_id: TrialId, storage: StorageDep, _: ViewerDep) -> Tri
 
 @router.post("/trials/{trial_id}/report", responses=LOOKUP_OR_CONFLICT)
 @instrument_report
-def report(
-    trial_id: TrialId, body: ReportRequest, storage: StorageDep, token: WorkerDep
+async def report(
+    trial_id: TrialId,
+    body: ReportRequest,
+    storage: StorageDep,
+    token: WorkerDep,
+    offload: OffloadDep,
 ) -> ReportResponse:
-    result = storage.report(
+    result = await offload(
+        storage.report,
         trial_id=trial_id,
         lease_token=body.lease_token,
         attempt=body.attempt,
@@ -117,10 +125,15 @@ def report(
 
 
 @router.post("/trials/{trial_id}/heartbeat", responses=LOOKUP_OR_CONFLICT)
-def heartbeat(
-    trial_id: TrialId, body: HeartbeatRequest, storage: StorageDep, token: WorkerDep
+async def heartbeat(
+    trial_id: TrialId,
+    body: HeartbeatRequest,
+    storage: StorageDep,
+    token: WorkerDep,
+    offload: OffloadDep,
 ) -> ReportResponse:
-    result = storage.report(
+    result = await offload(
+        storage.report,
         trial_id=trial_id,
         lease_token=body.lease_token,
         attempt=body.attempt,
@@ -133,10 +146,15 @@ def heartbeat(
 
 @router.post("/trials/{trial_id}/tell", responses=LOOKUP_OR_CONFLICT)
 @instrument_tell
-def tell(
-    trial_id: TrialId, body: TellRequest, storage: StorageDep, token: WorkerDep
+async def tell(
+    trial_id: TrialId,
+    body: TellRequest,
+    storage: StorageDep,
+    token: WorkerDep,
+    offload: OffloadDep,
 ) -> TrialPublic:
-    trial = storage.tell(
+    trial = await offload(
+        storage.tell,
         trial_id=trial_id,
         lease_token=body.lease_token,
         state=body.state,
@@ -150,11 +168,19 @@ def tell(
 
 
 @router.post("/trials/{trial_id}/release", responses=LOOKUP_OR_CONFLICT)
-def release(
-    trial_id: TrialId, body: ReleaseRequest, storage: StorageDep, token: WorkerDep
+async def release(
+    trial_id: TrialId,
+    body: ReleaseRequest,
+    storage: StorageDep,
+    token: WorkerDep,
+    offload: OffloadDep,
 ) -> TrialPublic:
     """Hand a running trial back to the queue (a worker shutting down)."""
-    released = storage.release(
-        trial_id=trial_id, lease_token=body.lease_token, attempt=body.attempt, token_id=token.id
+    released = await offload(
+        storage.release,
+        trial_id=trial_id,
+        lease_token=body.lease_token,
+        attempt=body.attempt,
+        token_id=token.id,
     )
     return trial_public(released)

@@ -5,7 +5,14 @@ from fastapi import APIRouter, status
 from parzen.service.api.params import WorkerIdPath
 from parzen.service.api.presenters import evaluation_job, worker_public
 from parzen.service.api.trials import ask_response, own_worker
-from parzen.service.deps import SamplersDep, SettingsDep, StorageDep, ViewerDep, WorkerDep
+from parzen.service.deps import (
+    OffloadDep,
+    SamplersDep,
+    SettingsDep,
+    StorageDep,
+    ViewerDep,
+    WorkerDep,
+)
 from parzen.service.leasing import FinalizationLease, lease_work
 from parzen.service.metrics import instrument_ask
 from parzen.service.schemas import (
@@ -33,27 +40,35 @@ def list_workers(storage: StorageDep, _: ViewerDep) -> WorkersPublic:
 
 @router.post("/{worker_id}/lease")
 @instrument_ask
-def lease(
+async def lease(
     worker_id: WorkerIdPath,
     storage: StorageDep,
     samplers: SamplersDep,
     settings: SettingsDep,
     token: WorkerDep,
+    offload: OffloadDep,
     body: LeaseRequest | None = None,
 ) -> AskResponse:
     """A trial from any running study whose builder and dataset this worker has installed;
     its `lease_token` is shown once, and every write to the trial must carry it."""
-    work = lease_work(
-        storage=storage,
-        worker=own_worker(storage, worker_id, token),
-        proposer=samplers,
-        token_id=token.id,
-        lease_seconds=settings.lease_seconds,
-        exclude=set(body.exclude) if body else set(),
-    )
-    if isinstance(work, FinalizationLease):
-        return AskResponse(status="ok", evaluation=evaluation_job(work.finalization, work.study))
-    return ask_response(work)
+    exclude = set(body.exclude) if body else set()
+
+    def leased() -> AskResponse:
+        work = lease_work(
+            storage=storage,
+            worker=own_worker(storage, worker_id, token),
+            proposer=samplers,
+            token_id=token.id,
+            lease_seconds=settings.lease_seconds,
+            exclude=exclude,
+        )
+        if isinstance(work, FinalizationLease):
+            return AskResponse(
+                status="ok", evaluation=evaluation_job(work.finalization, work.study)
+            )
+        return ask_response(work)
+
+    return await offload(leased)
 
 
 @router.post("/{worker_id}/goodbye")

@@ -65,20 +65,16 @@ async def _credentials(
 CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_credentials)]
 
 
-async def viewer_token(
-    request: Request, storage: StorageDep, settings: SettingsDep, credentials: CredentialsDep
-) -> TokenRecord:
+async def viewer_token(request: Request, credentials: CredentialsDep) -> TokenRecord:
     """The dashboard's data endpoints: 401, 403 or 429 as the API answers them."""
-    return check_role(await current_token(request, storage, settings, credentials), "viewer")
+    return check_role(await current_token(request, credentials), "viewer")
 
 
-async def page_token(
-    request: Request, storage: StorageDep, settings: SettingsDep, credentials: CredentialsDep
-) -> TokenRecord:
+async def page_token(request: Request, credentials: CredentialsDep) -> TokenRecord:
     """The dashboard's pages: like `viewer_token`, but a missing or refused token leads to
     the sign-in form rather than a JSON error."""
     try:
-        return await viewer_token(request, storage, settings, credentials)
+        return await viewer_token(request, credentials)
     except HTTPException as exc:
         if exc.status_code != status.HTTP_401_UNAUTHORIZED:
             raise
