@@ -129,13 +129,15 @@ def read_target(conn: Connection, trial_id: int, lease_hash: str) -> ReportTarge
     )
 
 
-def see_worker(conn: Connection, held: HeldAttempt, now: datetime) -> None:
-    """A busy worker counts as seen while it reports (at most one write per SEEN_EVERY)."""
+def see_worker(conn: Connection, held: HeldAttempt, now: datetime) -> datetime | None:
+    """A busy worker counts as seen while it reports (at most one write per SEEN_EVERY):
+    when it was last seen, now that this report has seen it (None: no worker named)."""
     if held.worker_id is None:
-        return
+        return None
     if held.worker_seen_at is not None and now - held.worker_seen_at < SEEN_EVERY:
-        return
+        return held.worker_seen_at
     conn.execute(update(Worker).where(Worker.id == held.worker_id).values(last_seen_at=now))
+    return now
 
 
 # The SET clause comes from the parameters' keys (a heartbeat sets the lease only, a report

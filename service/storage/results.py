@@ -1,4 +1,4 @@
-"""Results: a step's report (and the pruning decision), the tell, imported trials.
+"""Results: the tell and imported trials (a step's report is in reporting.py).
 
 A repeated tell is harmless: the first full result wins (see leases.py for late ones).
 """
@@ -10,18 +10,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from parzen.service.algorithms.pruners import make_pruner
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Study, Trial, TrialAttempt
 from parzen.service.storage import report_sql
 from parzen.service.storage.attempts import count_for_worker, end_attempt
 from parzen.service.storage.base import (
     LockedStudy,
-    StorageCore,
-    lease_until,
     lock_study,
     lock_trials_study,
 )
@@ -38,9 +35,9 @@ from parzen.service.storage.leases import (
     not_current,
 )
 from parzen.service.storage.lookups import no_trial, study_id_by_name
-from parzen.service.storage.reads import detailed, finite, finite_json, told
-from parzen.service.storage.records import FinishedTrial, ReportResult, TrialRecord
-from parzen.service.storage.rungs import RungReport, pruning_reason
+from parzen.service.storage.reads import detailed, finite_json, told
+from parzen.service.storage.records import FinishedTrial, TrialRecord
+from parzen.service.storage.reporting import KnownAttempt, ReportStore
 
 TellState = Literal["complete", "pruned", "failed"]
 ANALYZE_AFTER_IMPORT = 1000  # imported trials past which PostgreSQL's statistics are refreshed
@@ -59,72 +56,29 @@ _FINISH = (
 )
 
 
-class ResultStore(StorageCore):
-    def report(
-        self,
-        *,
-        trial_id: int,
-        lease_token: str,
-        attempt: int | None = None,
-        step: int | None,
-        values: dict[str, float | None],
-        token_id: int | None = None,
-    ) -> ReportResult:
-        """Store one step's metrics of the attempt this lease token names and renew its lease;
-        `step=None` is a heartbeat. Core statements on the session's connection
-        (report_sql.py): 2 for a heartbeat, 3 for a report, then the pruner's."""
-        now = utcnow()
-        with self.session() as session:
-            conn = session.connection()
-            target = report_sql.read_target(conn, trial_id, hash_lease(lease_token))
-            if target is None:
-                raise no_trial(trial_id)
-            held = check_holder(target.held, trial_id=trial_id, token_id=token_id, attempt=attempt)
-            report_sql.see_worker(conn, held, now)
-            current = target.current
-            if target.state != "running" or held.attempt != current:
-                return _stale_report(held, target.state, current)
-            values = finite_json(values)
-            changes: dict[str, Any] = {"lease_expires_at": lease_until(now, target.lease_seconds)}
-            value = finite(values.get(target.metric)) if values else None
-            if step is not None:
-                changes |= {"last_step": step, "last_intermediate": value}
-            if not report_sql.renew(conn, trial_id, current, changes):
-                # Expired or finished meanwhile: answer as for a stale attempt.
-                now_state, now_current = report_sql.current_state(conn, trial_id)
-                return _stale_report(report_sql.held_again(conn, held), now_state, now_current)
-            if step is None:
-                return ReportResult(False)
-            report_sql.upsert_intermediate(
-                conn,
-                postgres=self.is_postgres,
-                trial_id=trial_id,
-                attempt=current,
-                step=step,
-                value=value,
-                values=values,
-                now=now,
-            )
-            if value is None:
-                return ReportResult(False)
-            report = RungReport(
-                study_id=target.study_id,
-                study_name=target.study_name,
-                trial_id=trial_id,
-                number=target.number,
-                attempt=current,
-                step=step,
-                value=value,
-                metric=target.metric,
-                maximize=target.direction == "maximize",
-            )
-            pruner = make_pruner(target.pruner)
-            reason = pruning_reason(session, pruner, report, postgres=self.is_postgres)
-            if reason is None:
-                return ReportResult(False)
-            conn.execute(update(Trial).where(Trial.id == trial_id).values(pruned_reason=reason))
-        return ReportResult(True, reason)
+def _finish(
+    conn: Connection,
+    trial_id: int,
+    attempt: int,
+    locked: LockedStudy,
+    result: dict[str, Any],
+    now: datetime,
+) -> Row[Any] | None:
+    """The result of `attempt` if it still runs its trial (None if not), RETURNING the row."""
+    return conn.execute(
+        _FINISH,
+        {
+            "w_trial_id": trial_id,
+            "w_attempt": attempt,
+            **result,
+            "finished_at": now,
+            "lease_expires_at": None,
+            "change_seq": locked.stamp,
+        },
+    ).one_or_none()
 
+
+class ResultStore(ReportStore):
     def tell(
         self,
         *,
@@ -148,39 +102,47 @@ class ResultStore(StorageCore):
         and the study's completion only once its whole budget is handed out."""
         state, value, error = _sanitize_tell(state, value, error)
         now = utcnow()
+        key = (trial_id, hash_lease(lease_token), token_id, attempt)
+        result = {"state": state, "value": value, "metrics": finite_json(metrics or {})}
         with self.session() as session:
             conn = session.connection()
             locked = lock_trials_study(session, trial_id)
-            target = report_sql.read_target(conn, trial_id, hash_lease(lease_token))
+            # An attempt that reported is known: then the result's write finds out whether it
+            # still runs the trial (a pruned trial without a value takes its last one below).
+            known = self.known_attempts.forget(key)
+            if known is not None and not (state == "pruned" and value is None):
+                row = _finish(conn, trial_id, known.attempt, locked, result | {"error": error}, now)
+                if row is not None:
+                    return self._finished(session, row, known, locked, now)
+            target = report_sql.read_target(conn, trial_id, key[1])
             if target is None:  # its study is locked: the trial cannot have gone since
                 raise no_trial(trial_id)
             held = check_holder(target.held, trial_id=trial_id, token_id=token_id, attempt=attempt)
             if held.outcome != "running":  # a repeat, a late result, or a refusal
                 return _tell_not_running(session, held, state, value, metrics, locked)
             if state == "pruned" and value is None:
-                value = target.last_intermediate
+                result["value"] = target.last_intermediate
             # The answer is this transaction's own write: once it commits, nothing is left to
             # fail, so an error answer always means nothing was applied.
-            row = conn.execute(
-                _FINISH,
-                {
-                    "w_trial_id": trial_id,
-                    "w_attempt": held.attempt,
-                    "state": state,
-                    "value": value,
-                    "metrics": finite_json(metrics or {}),
-                    "error": error,
-                    "finished_at": now,
-                    "lease_expires_at": None,
-                    "change_seq": locked.stamp,
-                },
-            ).one()
-            end_attempt(session, trial_id, held.attempt, state, now, error)
-            if target.worker_id is not None:
-                count_for_worker(session, target.worker_id, trial_id, now, failed=state == "failed")
-            if locked.spent:
-                _complete_if_spent(session, locked.id, now)
-            return trial_record(row, study_name=target.study_name, objective=target.objective)
+            row = _finish(conn, trial_id, held.attempt, locked, result | {"error": error}, now)
+            if row is None:  # cannot be: under the study's lock a running attempt stays so
+                raise RuntimeError(f"attempt {held.attempt} of trial {trial_id} stopped running")
+            return self._finished(session, row, KnownAttempt.of(target, held), locked, now)
+
+    @staticmethod
+    def _finished(
+        session: Session, row: Row[Any], known: KnownAttempt, locked: LockedStudy, now: datetime
+    ) -> TrialRecord:
+        """After the result's write: the attempt's end, the worker's count, the study's
+        completion once its budget is handed out; the answer, from the row written."""
+        end_attempt(session, known.trial_id, known.attempt, row.state, now, row.error)
+        if known.worker_id is not None:
+            count_for_worker(
+                session, known.worker_id, known.trial_id, now, failed=row.state == "failed"
+            )
+        if locked.spent:
+            _complete_if_spent(session, locked.id, now)
+        return trial_record(row, study_name=known.study_name, objective=known.objective)
 
     def add_trials(self, *, study_name: str, trials: Sequence[FinishedTrial]) -> list[int]:
         """Append finished trials to a study's history; they count toward max_trials.
@@ -261,18 +223,6 @@ def _tell_not_running(
             _complete_if_spent(session, locked.id, now)
             return told(session, held.trial_id)
     raise not_current(held, trial.state, trial.attempt)
-
-
-def _stale_report(held: AttemptView, state: str, current: int) -> ReportResult:
-    """A report from an attempt that does not run the trial: stop if it was superseded, handed
-    back, or finished by its own tell; an attempt that lost its lease gets 409."""
-    if held.outcome == "superseded":
-        return ReportResult(True, held.error or "this attempt was superseded")
-    if held.outcome == "released":
-        return ReportResult(True, f"attempt {held.attempt} was handed back; stop")
-    if held.attempt == current and held.outcome in FINISHED:
-        return ReportResult(True, f"trial {held.trial_id} is {state} (attempt {current})")
-    raise not_current(held, state, current)
 
 
 _COMPLETE_IF_SPENT = (

@@ -1,5 +1,6 @@
-"""The trial store: ask (asking.py), results (results.py), attempts and lease expiry
-(attempts.py), reads (reads.py), each a part of one class over one storage core."""
+"""The trial store: ask (asking.py), reports (reporting.py) and results (results.py), attempts
+and lease expiry (attempts.py), reads (reads.py), each a part of one class over one storage
+core."""
 
 from __future__ import annotations
 
