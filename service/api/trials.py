@@ -44,7 +44,7 @@ async def ask(
     # A registered worker's id is its token's alone (403 otherwise); an unregistered one is
     # only a label. The ask checks it in its own transaction.
     worker_id = body.worker_id if body else None
-    result = await offload(
+    result = await offload.asks(
         storage.ask, study_name=name, worker_id=worker_id, proposer=samplers, token_id=token.id
     )
     count_expired(result.expired)
@@ -112,7 +112,7 @@ async def report(
     token: WorkerDep,
     offload: OffloadDep,
 ) -> ReportResponse:
-    result = await offload(
+    result = await offload.writes(
         storage.report,
         trial_id=trial_id,
         lease_token=body.lease_token,
@@ -132,7 +132,7 @@ async def heartbeat(
     token: WorkerDep,
     offload: OffloadDep,
 ) -> ReportResponse:
-    result = await offload(
+    result = await offload.writes(
         storage.report,
         trial_id=trial_id,
         lease_token=body.lease_token,
@@ -153,7 +153,7 @@ async def tell(
     token: WorkerDep,
     offload: OffloadDep,
 ) -> TrialPublic:
-    trial = await offload(
+    trial = await offload.writes(
         storage.tell,
         trial_id=trial_id,
         lease_token=body.lease_token,
@@ -176,7 +176,7 @@ async def release(
     offload: OffloadDep,
 ) -> TrialPublic:
     """Hand a running trial back to the queue (a worker shutting down)."""
-    released = await offload(
+    released = await offload.writes(
         storage.release,
         trial_id=trial_id,
         lease_token=body.lease_token,

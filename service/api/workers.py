@@ -68,7 +68,7 @@ async def lease(
             )
         return ask_response(work)
 
-    return await offload(leased)
+    return await offload.asks(leased)
 
 
 @router.post("/{worker_id}/goodbye")
