@@ -16,11 +16,14 @@ time (psutil, the uvicorn master and its workers) around each:
   the most the server holds.
 
 The default sampler alone is then timed in this process on the history the phases left, so
-an ask's server CPU can be held against the sampler's. Then N threads of
-`optuna.load_study(...)` on a second database of the same PostgreSQL run the loop and the
-fleet (ask with its suggestions, `trial.report` per epoch, tell) for as long, as the anchor
-a team would otherwise deploy. The last line is `ask_p99_ms_at_<N>_workers: <ms>`, the fleet
-phase's (the line before it, `..._unpaced`, the loop's).
+an ask's server CPU can be held against the sampler's, and the report phase's requests go
+to a bare FastAPI app of a report's shape (bench/load_anchor.py) served the same way, so
+that each endpoint's CPU is also a multiple of the framework's floor, measured in this run.
+Then N threads of `optuna.load_study(...)` on a second database of the same PostgreSQL run
+the loop and the fleet (ask with its suggestions, `trial.report` per epoch, tell) for as
+long, as the anchor a team would otherwise deploy. The last line is
+`ask_p99_ms_at_<N>_workers: <ms>`, the fleet phase's (the line before it, `..._unpaced`,
+the loop's).
 
     python bench/load.py                          # 64 workers, 2 server processes, 30 s
     python bench/load.py --workers 16 --seconds 10 --no-optuna
@@ -53,6 +56,7 @@ if not __package__:  # run as a script: python bench/load.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import optuna_anchor
 from bench.ask_latency import DEFAULT_POSTGRES_URL, SPACE, fresh_postgres, objective
+from bench.load_anchor import bare_server
 from parzen.service.algorithms import Observation
 from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
 from parzen.service.space import parse_space
@@ -251,6 +255,32 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def generate_anchor(args: argparse.Namespace) -> dict[str, Any]:
+    """The report phase's requests (as many, from as many workers) against the anchor app
+    (bench/load_anchor.py), with the server's CPU seconds around them."""
+    clients = [ParzenClient(args.url, TOKEN) for _ in range(args.workers)]
+    recorder = Recorder()
+    token = "x" * 43  # a lease token's length; the anchor checks nothing
+
+    def report_only(k: int) -> None:
+        for step in range(1, 3 * args.held + 1):
+            recorder.call(
+                "report",
+                lambda s=step: clients[k].report(k + 1, s, {"loss": 1.0 / s}, lease_token=token),
+            )
+
+    before = cpu_seconds(args.server_pid)
+    wall = in_threads(args.workers, report_only)
+    for client in clients:
+        client.close()
+    return {
+        "wall": wall,
+        "cpu": cpu_seconds(args.server_pid) - before,
+        "seconds": dict(recorder.seconds),
+        "errors": dict(recorder.errors),
+    }
+
+
 def generate_optuna(args: argparse.Namespace) -> dict[str, Any]:
     """The loop through Optuna's RDB storage: one load_study per thread."""
     studies: list[Any] = [None] * args.workers
@@ -328,6 +358,24 @@ def sampler_cpu_ms(url: str, repeats: int = 20) -> tuple[int, float]:
 def ask_p99(run: dict[str, Any]) -> float:
     asks = run["seconds"].get("ask", [])
     return float(np.percentile(asks, 99) * 1000) if asks else math.nan
+
+
+def anchor_line(parzen: dict[str, Any], anchor: dict[str, Any]) -> str:
+    """Each endpoint's server CPU per request as a multiple of the anchor's, same run."""
+    n = len(anchor["seconds"].get("report", []))
+    if not n or sum(anchor["errors"].values()):
+        return "the anchor: no clean run"
+    floor = anchor["cpu"] / n * 1000
+    multiples = []
+    for endpoint in ENDPOINTS:
+        count = len(parzen[endpoint]["seconds"].get(endpoint, []))
+        if count:
+            multiples.append(f"{endpoint} {parzen[endpoint]['cpu'] / count * 1000 / floor:.2f}x")
+    return (
+        f"the anchor (bench/load_anchor.py: FastAPI alone, a report's route, {n} requests): "
+        f"{floor:.2f} ms of server CPU a request; Parzen's, as multiples of it: "
+        + ", ".join(multiples)
+    )
 
 
 def pct(xs: Sequence[float], q: float) -> str:
@@ -425,7 +473,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-optuna", action="store_true", help="skip the Optuna anchor")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
-    parser.add_argument("--generate", choices=["parzen", "optuna"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--generate", choices=["parzen", "anchor", "optuna"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--optuna-url", help=argparse.SUPPRESS)
     parser.add_argument("--server-pid", type=int, help=argparse.SUPPRESS)
@@ -485,7 +535,8 @@ def create_study(url: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.generate:
-        result = generate(args) if args.generate == "parzen" else generate_optuna(args)
+        generators = {"parzen": generate, "anchor": generate_anchor, "optuna": generate_optuna}
+        result = generators[args.generate](args)
         Path(args.out).write_text(json.dumps(result))
         return 0
     progress = Console(stderr=True)
@@ -499,6 +550,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.print(f"parzen: {args.workers} workers for {args.seconds:g} s ...")
         parzen = run_generator("parzen", args, url=address, server_pid=server_pid)
         history, sampler_ms = sampler_cpu_ms(url)
+    with bare_server(free_port(), args.server_workers) as (address, anchor_pid):
+        progress.print("the anchor: a bare FastAPI POST of a report's shape ...")
+        anchor = run_generator("anchor", args, url=address, server_pid=anchor_pid)
     optuna = None
     if not args.no_optuna:
         with fresh_postgres(args.postgres_url, f"parzen_load_optuna_{pid}", migrate=False) as url:
@@ -518,6 +572,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{sampler_ms:.2f} ms of CPU a proposal; an ask's server CPU beyond it: "
         f"{ask_cpu_ms - sampler_ms:.2f} ms"
     )
+    console.print(anchor_line(parzen, anchor), soft_wrap=True)
     sys.stdout.flush()
     print(f"ask_p99_ms_at_{args.workers}_workers_unpaced: {ask_p99(parzen['loop']):.1f}")
     print(f"ask_p99_ms_at_{args.workers}_workers: {ask_p99(parzen['fleet']):.1f}")
