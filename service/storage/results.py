@@ -97,9 +97,10 @@ class ResultStore(ReportStore):
 
         The tell of the attempt running its trial, nearly every tell, is Core statements on
         the session's connection: the study's lock (which also says whether its budget is
-        handed out), the report's joined read of the trial and the attempt, the result
-        RETURNING the row the answer is built from, the attempt's end, the worker's count;
-        and the study's completion only once its whole budget is handed out."""
+        handed out), the report's joined read of the trial and the attempt (skipped for an
+        attempt this process knows from its reports: reporting.py), the result RETURNING the
+        row the answer is built from, the attempt's end, the worker's count; and the study's
+        completion only once its whole budget is handed out."""
         state, value, error = _sanitize_tell(state, value, error)
         now = utcnow()
         key = (trial_id, hash_lease(lease_token), token_id, attempt)
