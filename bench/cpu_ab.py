@@ -18,20 +18,18 @@ import argparse
 import contextlib
 import os
 import statistics
-import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 if not __package__:  # run as a script: python bench/cpu_ab.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ask_latency import DEFAULT_POSTGRES_URL, fresh_postgres
-from bench.load import STUDY, TOKEN, cpu_seconds, create_study, free_port, in_threads
+from bench.load import STUDY, TOKEN, cpu_seconds, create_study, in_threads
+from bench.servers import serving
+from parzen.service.server import free_port
 from parzen.worker.client import ParzenClient
 
 
@@ -46,23 +44,8 @@ def server(root: Path, url: str) -> Iterator[tuple[str, int]]:
         "PARZEN_LEASE_SECONDS": "600",
     }
     command = [sys.executable, "-m", "parzen.cli.main", "server", "--workers", "1"]
-    proc = subprocess.Popen(
-        command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    address = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{address}/readyz", timeout=2).status_code == 200:
-                    break
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"parzen server from {root} did not become ready")
-            time.sleep(0.3)
-        yield address, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with serving(command, port=port, cwd=root, env=env) as served:
+        yield served
 
 
 class Side:

@@ -36,7 +36,6 @@ import contextlib
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -46,7 +45,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import psutil
 from rich.console import Console
@@ -57,8 +55,10 @@ if not __package__:  # run as a script: python bench/load.py
 from bench import optuna_anchor
 from bench.ask_latency import DEFAULT_POSTGRES_URL, SPACE, fresh_postgres, objective
 from bench.load_anchor import bare_server
+from bench.servers import serving
 from parzen.service.algorithms import Observation
 from parzen.service.algorithms.tpe_mv import MultivariateTPESampler
+from parzen.service.server import free_port
 from parzen.service.space import parse_space
 from parzen.service.storage import Storage
 from parzen.worker.client import ParzenClient
@@ -70,12 +70,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # The server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -92,26 +86,8 @@ def parzen_server(url: str, processes: int) -> Iterator[tuple[str, int]]:
         "PARZEN_DB_MAX_OVERFLOW": "10",
     }
     command = [sys.executable, "-m", "parzen.cli.main", "server", "--workers", str(processes)]
-    log = open(os.devnull, "w")  # noqa: SIM115
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    address = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{address}/readyz", timeout=2).status_code == 200:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("parzen server did not become ready")
-            time.sleep(0.3)
-        yield address, server.pid
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    with serving(command, port=port, cwd=ROOT, env=env) as served:
+        yield served
 
 
 def cpu_seconds(pid: int) -> float:

@@ -11,16 +11,14 @@ adds to FastAPI; it does not move with the machine's speed, which the millisecon
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel
+
+from bench.servers import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 app = FastAPI()
@@ -63,23 +61,5 @@ def bare_server(port: int, processes: int) -> Iterator[tuple[str, int]]:
         "--log-level",
         "info",  # parzen server's level: the access log costs the same on both
     ]
-    log = open(os.devnull, "w")  # noqa: SIM115
-    server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
-    address = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{address}/readyz", timeout=2).status_code == 200:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the anchor's uvicorn did not become ready")
-            time.sleep(0.3)
-        yield address, server.pid
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
+    with serving(command, port=port, cwd=ROOT) as served:
+        yield served
