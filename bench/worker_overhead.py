@@ -8,7 +8,7 @@ trial: it should stay flat.
 
     python bench/worker_overhead.py [--trials 20] [--epochs 12] [--startups 3]
 
-First, `--startups` times a real `parzen worker --burst` process (python -m cli.main, a
+First, `--startups` times a real `parzen worker --burst` process (python -m parzen.cli.main, a
 fresh interpreter each time: imports, Keras, the dataset, the first lease and build) from
 its spawn to its first trained epoch on record at the server (the trial's `last_step`).
 

@@ -24,7 +24,7 @@ def _checked(names: list[str]) -> list[str]:
     unique = list(dict.fromkeys(names))
     if not MIN_STUDIES <= len(unique) <= MAX_STUDIES:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
             f"compare {MIN_STUDIES} to {MAX_STUDIES} distinct studies (?study=a&study=b), "
             f"not {len(unique)}",
         )
