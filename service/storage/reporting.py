@@ -3,15 +3,16 @@ sends once an epoch, in Core statements on the session's connection (report_sql.
 
 A running attempt's first accepted report reads the trial, its study and the attempt (one
 joined read), checks the holder, and renews the lease. What that read found and the next
-reports need is fixed for the attempt's life: the study's metric, direction, lease length
-pruner and objective, the trial's number, the bearer token and worker holding the attempt. This
-process remembers it (`KnownAttempts`), keyed by the lease token's hash, a secret of that
-one attempt, with the caller's token and the attempt it named. A known attempt's report is
-then the renewal alone (its WHERE clause is the whole check: the trial still runs this
-attempt) and the epoch's upsert; a heartbeat is the renewal. A renewal that matches no row
-(the attempt expired, was superseded, or finished) forgets the attempt and goes the long
-way in the same transaction, whose read gives the answer a stale attempt gets. So what is
-remembered decides nothing a statement does not check again.
+reports need is fixed for the attempt's life: the study's metric, direction, lease length,
+pruner and objective, the trial's number, the worker running it. This process remembers it
+(`KnownAttempts`), keyed by the lease token's hash, a secret of that one attempt, with the
+caller's bearer token and the attempt it named (the holder check passed for exactly those).
+A known attempt's report is then the renewal alone (its WHERE clause is the whole check: the
+trial still runs this attempt) and the epoch's upsert; a heartbeat is the renewal; a tell
+(results.py) skips the read alike. A renewal that matches no row (the attempt expired, was
+superseded, or finished) forgets the attempt and goes the long way in the same transaction,
+whose read gives the answer a stale attempt gets. So what is remembered decides nothing a
+statement does not check again.
 """
 
 from __future__ import annotations
