@@ -15,11 +15,10 @@ is `cpu_ratio_b_over_a_<endpoint>: <median of B's bursts over A's>`.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,25 +26,8 @@ if not __package__:  # run as a script: python bench/cpu_ab.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ask_latency import DEFAULT_POSTGRES_URL, fresh_postgres
-from bench.load import STUDY, TOKEN, cpu_seconds, create_study, in_threads
-from bench.servers import serving
-from parzen.service.server import free_port
+from bench.load import STUDY, TOKEN, cpu_seconds, create_study, in_threads, parzen_server
 from parzen.worker.client import ParzenClient
-
-
-@contextlib.contextmanager
-def server(root: Path, url: str) -> Iterator[tuple[str, int]]:
-    """`parzen server` from checkout `root` (its own modules: it runs in that folder)."""
-    port = free_port()
-    env = os.environ | {
-        "PARZEN_DATABASE_URL": url,
-        "PARZEN_ADMIN_TOKEN": TOKEN,
-        "PARZEN_PORT": str(port),
-        "PARZEN_LEASE_SECONDS": "600",
-    }
-    command = [sys.executable, "-m", "parzen.cli.main", "server", "--workers", "1"]
-    with serving(command, port=port, cwd=root, env=env) as served:
-        yield served
 
 
 class Side:
@@ -118,8 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with (
         fresh_postgres(args.postgres_url, f"parzen_ab_a_{pid}", migrate=False) as url_a,
         fresh_postgres(args.postgres_url, f"parzen_ab_b_{pid}", migrate=False) as url_b,
-        server(args.a.resolve(), url_a) as (address_a, pid_a),
-        server(args.b.resolve(), url_b) as (address_b, pid_b),
+        parzen_server(url_a, 1, root=args.a.resolve()) as (address_a, pid_a),
+        parzen_server(url_b, 1, root=args.b.resolve()) as (address_b, pid_b),
     ):
         a, b = Side(address_a, pid_a, args), Side(address_b, pid_b, args)
         a.burst(), b.burst()  # warm: connections, caches, the samplers' first arrays

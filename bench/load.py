@@ -73,8 +73,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
-def parzen_server(url: str, processes: int) -> Iterator[tuple[str, int]]:
-    """`parzen server --workers K` on `url`: its address and the uvicorn master's pid."""
+def parzen_server(url: str, processes: int, root: Path = ROOT) -> Iterator[tuple[str, int]]:
+    """`parzen server --workers K` on `url`: its address and the uvicorn master's pid. It
+    runs in the checkout `root`, so that it imports that checkout's modules."""
     port = free_port()
     env = os.environ | {
         "PARZEN_DATABASE_URL": url,
@@ -86,7 +87,7 @@ def parzen_server(url: str, processes: int) -> Iterator[tuple[str, int]]:
         "PARZEN_DB_MAX_OVERFLOW": "10",
     }
     command = [sys.executable, "-m", "parzen.cli.main", "server", "--workers", str(processes)]
-    with serving(command, port=port, cwd=ROOT, env=env) as served:
+    with serving(command, port=port, cwd=root, env=env) as served:
         yield served
 
 
