@@ -12,17 +12,17 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from parzen.service.db.base import utcnow
-from parzen.service.db.models import Study, Trial, TrialState, Worker
-from parzen.service.storage.ask_sql import AskState, ask_state
+from parzen.service.db.models import Trial, TrialState
+from parzen.service.storage.ask_sql import AskState, ask_state, insert_new_trial, mark_busy
 from parzen.service.storage.attempts import expire_study_leases
 from parzen.service.storage.base import StorageCore, lease_until
 from parzen.service.storage.convert import trial_record
 from parzen.service.storage.errors import NotFoundError
-from parzen.service.storage.leases import start_attempt
+from parzen.service.storage.leases import new_lease, start_attempt
 from parzen.service.storage.lookups import not_your_worker, study_id_by_name, study_state_by_name
 from parzen.service.storage.proposing import (
     ASK_ROUNDS,
@@ -103,7 +103,7 @@ class AskStore(StorageCore):
     def _snapshot_proposal(self, asker: _Asker) -> Proposal | None:
         """A proposal for the study's next trial if ask would create one now, else None."""
         with self.session() as session:
-            study, stamp = study_state_by_name(session, asker.study_name)
+            study, stamp = study_state_by_name(session, asker.study_name, self.study_specs)
             now = utcnow()
             state = ask_state(session.connection(), study.id, None, now)
             if state.queued or _refusal(session, study, state, now) is not None:
@@ -118,7 +118,9 @@ class AskStore(StorageCore):
         under_lock = False
         try:
             with self.session() as session:
-                study, stamp = study_state_by_name(session, asker.study_name, lock=True)
+                study, stamp = study_state_by_name(
+                    session, asker.study_name, self.study_specs, lock=True
+                )
                 if study.id != study_id:
                     raise StaleStudyId
                 state = ask_state(session.connection(), study.id, asker.worker_id, now)
@@ -178,24 +180,16 @@ def _ask_locked(
             mark_complete(session, study.id, now)
         return refusal
     queued = _lease_queued(session, study, now, worker_id) if state.queued else None
-    trial = queued or _create_trial(session, study, stamp, now, worker_id, propose)
-    if queued is None:
+    if queued is not None:
+        trial, lease_token = queued, start_attempt(session, queued, worker_id, asker.token_id)
+        if worker_id is not None:
+            mark_busy(session.connection(), worker_id, trial.id, now)
+    else:
+        trial, lease_token = _create_trial(session, study, stamp, now, asker, propose)
         study = replace(study, trial_counter=trial.number)
-    lease_token = start_attempt(session, trial, worker_id, asker.token_id)
-    if worker_id is not None:
-        session.connection().execute(
-            _BUSY, {"w_worker_id": worker_id, "w_trial_id": trial.id, "w_now": now}
-        )
     record = trial_record(trial, study_name=study.name, objective=study.objective)
     record = record.model_copy(update={"lease_token": lease_token})
     return AskResult("ok", record, study=study)
-
-
-_BUSY = (
-    update(Worker)
-    .where(Worker.id == bindparam("w_worker_id"))
-    .values(current_trial_id=bindparam("w_trial_id"), state="busy", last_seen_at=bindparam("w_now"))
-)
 
 
 def _refusal(
@@ -267,43 +261,36 @@ def _lease_queued(
     return trial
 
 
-_INSERT_TRIAL = insert(Trial).returning(Trial.id)  # the values come as parameters
-_COUNTER = (
-    update(Study)
-    .where(Study.id == bindparam("w_study_id"))
-    .values(trial_counter=bindparam("w_number"))
-)
-
-
 def _create_trial(
     session: Session,
     study: StudyRecord,
     stamp: int,
     now: datetime,
-    worker_id: str | None,
+    asker: _Asker,
     propose: Callable[[], tuple[dict[str, Any], dict[str, Any]]],
-) -> Trial:
-    """Insert the study's next trial, running (Core on the session's connection: the ORM's
-    unit of work was over a third of an ask's CPU). Returns a transient Trial, never added to
-    the session, that carries what the ask answers with."""
-    number = study.trial_counter + 1
+) -> tuple[Trial, str]:
+    """Insert the study's next trial, running, and its first attempt (Core on the session's
+    connection, one statement on PostgreSQL: see ask_sql.py; the ORM's unit of work was over
+    a third of an ask's CPU). Returns a transient Trial, never added to the session, that
+    carries what the ask answers with, and the attempt's lease token."""
     vals, params = propose()
     row: dict[str, Any] = {
         "study_id": study.id,
-        "number": number,
+        "number": study.trial_counter + 1,
         "state": TrialState.RUNNING,
         "vals": vals,
         "params": params,
         "metrics": {},
         "attempt": 1,
         "expirations": 0,
-        "worker_id": worker_id,
+        "worker_id": asker.worker_id,
         "lease_expires_at": lease_until(now, study.lease_seconds),
         "change_seq": stamp,
         "created_at": now,
         "started_at": now,
     }
-    conn = session.connection()
-    trial_id = conn.execute(_INSERT_TRIAL, row).scalar_one()
-    conn.execute(_COUNTER, {"w_study_id": study.id, "w_number": number})
-    return Trial(id=trial_id, **row)
+    lease_token, lease_hash = new_lease()
+    trial_id = insert_new_trial(
+        session.connection(), row, lease_token_hash=lease_hash, token_id=asker.token_id
+    )
+    return Trial(id=trial_id, **row), lease_token

@@ -23,7 +23,7 @@ from parzen.service.db.base import utcnow
 from parzen.service.db.engine import make_engine, make_session_factory
 from parzen.service.db.models import Study, Trial
 from parzen.service.storage.errors import ConflictError, StorageUnavailable
-from parzen.service.storage.lookups import no_study, no_trial
+from parzen.service.storage.lookups import StudySpecs, no_study, no_trial
 from parzen.service.storage.proposing import ProposalTimes
 
 # What the driver raises when the database cannot answer (down, restarting, unreachable, a
@@ -70,6 +70,7 @@ class StorageCore:
         self.hearing = Hearing()
         self.proposal_times = ProposalTimes()
         self.study_ids: dict[str, int] = {}  # by name, as ask remembers them (asking.py)
+        self.study_specs = StudySpecs()  # what ask reads of a study once (lookups.py)
 
     @classmethod
     def from_url(cls, url: str) -> Self:

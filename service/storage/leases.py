@@ -41,18 +41,24 @@ def hash_lease(token: str) -> str:
 _INSERT_ATTEMPT = insert(TrialAttempt)  # the values come as parameters
 
 
+def new_lease() -> tuple[str, str]:
+    """A new attempt's lease token and the hash of it that is stored."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_lease(token)
+
+
 def start_attempt(
     session: Session, trial: Trial, worker_id: str | None, token_id: int | None
 ) -> str:
     """Record the trial's new attempt and return its lease token (the only time it is seen)."""
-    token = secrets.token_urlsafe(32)
+    token, token_hash = new_lease()
     session.connection().execute(
         _INSERT_ATTEMPT,
         {
             "trial_id": trial.id,
             "attempt": trial.attempt,
             "worker_id": worker_id,
-            "lease_token_hash": hash_lease(token),
+            "lease_token_hash": token_hash,
             "token_id": token_id,
         },
     )

@@ -3,14 +3,19 @@ the API shows for it (routes answer 404 with it, and tests assert it)."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, update
+import threading
+from dataclasses import replace
+from datetime import datetime
+from typing import Protocol, cast
+
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.db.base import utcnow
 from parzen.service.db.models import Finalization, Study, Trial, Worker
 from parzen.service.storage.convert import study_record
 from parzen.service.storage.errors import ForbiddenError, NotFoundError
-from parzen.service.storage.records import StudyRecord
+from parzen.service.storage.records import StudyRecord, StudyState
 
 
 def no_study(name: str | int) -> NotFoundError:
@@ -47,23 +52,84 @@ def study_by_name(session: Session, name: str) -> Study:
     return study
 
 
-_STUDY_COLUMNS = tuple(Study.__table__.columns)
-_READ_BY_NAME = select(*_STUDY_COLUMNS).where(Study.name == bindparam("w_name"))
+# What changes in a study's row after it is created; the rest (its spec: space, objective,
+# budget, pruner...) is fixed for the study's life, and read once per process (StudySpecs).
+_CHANGING = (
+    Study.id,
+    Study.created_at,
+    Study.state,
+    Study.trial_counter,
+    Study.change_seq,
+    Study.updated_at,
+    Study.finished_at,
+)
+CHANGING_STUDY_COLUMNS = frozenset(c.key for c in _CHANGING) - {"id", "created_at"}
+_READ_BY_NAME = select(*_CHANGING).where(Study.name == bindparam("w_name"))
 _LOCK_BY_NAME = (
     update(Study)
     .where(Study.name == bindparam("w_name"))
     .values(change_seq=Study.change_seq + 1, updated_at=bindparam("w_now"))
-    .returning(*_STUDY_COLUMNS)
+    .returning(*_CHANGING)
 )
+_READ_BY_ID = select(*Study.__table__.columns).where(Study.id == bindparam("w_id"))
+STUDY_SPECS = 1024  # studies whose fixed part a process remembers
+
+
+class _Changing(Protocol):
+    """The columns of a study that change (see `_CHANGING`), as a Row of them reads."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def trial_counter(self) -> int: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def finished_at(self) -> datetime | None: ...
+
+
+class StudySpecs:
+    """The fixed part of studies' rows, as records, remembered by the process: an ask reads
+    only the columns that change (`_CHANGING`), not the space's and objective's JSON, nor
+    validates the whole record again. Keyed by id and creation time, so a study deleted and
+    created again (SQLite may give it the same id) is read afresh. At most `size` studies,
+    the first remembered out first."""
+
+    def __init__(self, size: int = STUDY_SPECS) -> None:
+        self._size = size
+        self._records: dict[tuple[int, datetime], StudyRecord] = {}
+        self._lock = threading.Lock()
+
+    def record(self, conn: Connection, changing: _Changing) -> StudyRecord:
+        """The study whose changing columns are `changing`, read whole on `conn` if unknown."""
+        key = (changing.id, changing.created_at)
+        spec = self._records.get(key)
+        if spec is None:
+            spec = study_record(conn.execute(_READ_BY_ID, {"w_id": changing.id}).one())
+            with self._lock:
+                self._records[key] = spec
+                while len(self._records) > self._size:
+                    del self._records[next(iter(self._records))]
+        return replace(
+            spec,
+            state=cast(StudyState, str(changing.state)),
+            trial_counter=changing.trial_counter,
+            updated_at=changing.updated_at,
+            finished_at=changing.finished_at,
+        )
 
 
 def study_state_by_name(
-    session: Session, name: str, *, lock: bool = False
+    session: Session, name: str, specs: StudySpecs, *, lock: bool = False
 ) -> tuple[StudyRecord, int]:
     """The study named `name` as a record, and its change stamp, read in Core (the ask's
-    path: no ORM identity map, built once). `lock`: take its row lock as `lock_study` does
-    (an UPDATE that bumps the stamp, so the stamp returned is the new one): one round trip
-    where a lookup and a lock would be two."""
+    path: no ORM identity map, built once), its fixed part from `specs`. `lock`: take its
+    row lock as `lock_study` does (an UPDATE that bumps the stamp, so the stamp returned is
+    the new one): one round trip where a lookup and a lock would be two."""
     conn = session.connection()
     if lock:
         row = conn.execute(_LOCK_BY_NAME, {"w_name": name, "w_now": utcnow()}).one_or_none()
@@ -71,7 +137,7 @@ def study_state_by_name(
         row = conn.execute(_READ_BY_NAME, {"w_name": name}).one_or_none()
     if row is None:
         raise no_study(name)
-    return study_record(row), row.change_seq
+    return specs.record(conn, row), row.change_seq
 
 
 _STUDY_ID = select(Study.id).where(Study.name == bindparam("w_name"))

@@ -1,7 +1,10 @@
 """The one lookup per thing (storage/lookups.py), over SQLite and PostgreSQL: each raises
-NotFoundError with the message the API answers 404 with, and `lock` bumps the study's stamp."""
+NotFoundError with the message the API answers 404 with, and `lock` bumps the study's stamp;
+what an ask reads of its study each time is its changing columns, the rest once."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import pytest
 
@@ -9,6 +12,7 @@ from parzen.service.proposals import SamplerPool
 from parzen.service.storage import NotFoundError, Storage
 from parzen.service.storage.base import lock_study, lock_trials_study
 from parzen.service.storage.lookups import (
+    StudySpecs,
     finalization_by_id,
     study_by_name,
     study_id_by_name,
@@ -17,15 +21,20 @@ from parzen.service.storage.lookups import (
     worker_by_id,
 )
 from tests.service.factories import study_spec
+from tests.service.statements import statements
 
 
 def test_each_lookup_names_what_is_missing(storage: Storage) -> None:
     """A lookup that returned None or raised another message would turn a 404 that says what
     is missing into a 500 or a vague answer."""
+    specs = StudySpecs()
     missing = [
         (lambda s: study_by_name(s, "nope"), "study 'nope' does not exist"),
-        (lambda s: study_state_by_name(s, "nope"), "study 'nope' does not exist"),
-        (lambda s: study_state_by_name(s, "nope", lock=True), "study 'nope' does not exist"),
+        (lambda s: study_state_by_name(s, "nope", specs), "study 'nope' does not exist"),
+        (
+            lambda s: study_state_by_name(s, "nope", specs, lock=True),
+            "study 'nope' does not exist",
+        ),
         (lambda s: study_id_by_name(s, "nope"), "study 'nope' does not exist"),
         (lambda s: lock_study(s, 999), "study 999 does not exist"),
         (lambda s: trial_by_id(s, 999), "trial 999 does not exist"),
@@ -50,11 +59,67 @@ def test_lookups_find_what_exists_and_lock_bumps_the_stamp(storage: Storage) -> 
         assert study_id_by_name(session, "study") == study.id
         assert trial_by_id(session, trial.id).number == trial.number
     with storage.session() as session:
-        record, stamp = study_state_by_name(session, "study", lock=True)
+        record, stamp = study_state_by_name(session, "study", storage.study_specs, lock=True)
         assert (record.id, record.name, stamp) == (study.id, "study", before + 1)
     with storage.session() as session:
         assert study_by_name(session, "study").change_seq == before + 1
-        assert study_state_by_name(session, "study")[1] == before + 1
+        assert study_state_by_name(session, "study", storage.study_specs)[1] == before + 1
     with storage.session() as session:  # a trial's write locks its study the same way
         locked = lock_trials_study(session, trial.id)
         assert (locked.id, locked.stamp) == (study.id, before + 2)
+
+
+def test_the_ask_reads_a_study_whole_once_and_its_changes_every_time(storage: Storage) -> None:
+    """If this fails, an ask of a paused, resumed or filled-up study answers from a stale
+    state or trial counter (the memo kept what changes), or every ask reads and validates
+    the whole study row again (space and objective JSON included)."""
+    storage.create_study(spec=study_spec(max_trials=3))
+    specs = StudySpecs()
+    before = storage.get_study(name="study")
+    with storage.session() as session, statements(storage.engine) as sent:
+        first, _ = study_state_by_name(session, "study", specs)
+        again, _ = study_state_by_name(session, "study", specs, lock=True)
+    assert len(sent) == 3  # the changing columns twice, the whole row once
+    assert first == before
+    assert again == storage.get_study(name="study") != before  # the lock's updated_at
+    storage.set_study_state(name="study", state="paused")
+    pool = SamplerPool()
+    assert storage.ask(study_name="study", worker_id=None, proposer=pool).status == "paused"
+    storage.set_study_state(name="study", state="running")
+    for number in (1, 2, 3):
+        trial = storage.ask(study_name="study", worker_id=None, proposer=pool).trial
+        assert trial is not None and trial.number == number
+    assert storage.ask(study_name="study", worker_id=None, proposer=pool).status == "wait"
+    with storage.session() as session:
+        record, _ = study_state_by_name(session, "study", storage.study_specs)
+    fresh = storage.get_study(name="study")
+    assert record == replace(fresh, counts={}, best_value=None)
+    assert (record.trial_counter, record.state) == (3, "running")
+
+
+def test_a_study_made_again_is_read_whole_again(storage: Storage) -> None:
+    """If this fails, a study deleted and created again under its name (SQLite may even give
+    it the old id) is asked with the old one's space, objective and budget."""
+    specs = StudySpecs()
+    storage.create_study(spec=study_spec(max_trials=3))
+    with storage.session() as session:
+        old, _ = study_state_by_name(session, "study", specs)
+    storage.delete_study(name="study")
+    storage.create_study(spec=study_spec(max_trials=7, metric="val_accuracy", direction="maximize"))
+    with storage.session() as session:
+        new, _ = study_state_by_name(session, "study", specs)
+    assert (old.max_trials, new.max_trials) == (3, 7)
+    assert (new.metric, new.direction) == ("val_accuracy", "maximize")
+    assert new == storage.get_study(name="study")
+
+
+def test_a_full_memo_lets_the_first_remembered_go(storage: Storage) -> None:
+    """If this fails, the memo of study specs grows without bound in a long-lived server
+    that sees many studies come and go, or an evicted study can no longer be read."""
+    specs = StudySpecs(size=2)
+    for name in ("a", "b", "c"):
+        storage.create_study(spec=study_spec(name=name))
+    with storage.session() as session, statements(storage.engine) as sent:
+        for name in ("a", "b", "c", "c", "a"):
+            assert study_state_by_name(session, name, specs)[0].name == name
+    assert len(sent) == 5 + 4  # "c" again is remembered; "a" went when "c" came
