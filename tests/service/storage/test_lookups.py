@@ -4,14 +4,16 @@ what an ask reads of its study each time is its changing columns, the rest once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
 
 from parzen.service.proposals import SamplerPool
-from parzen.service.storage import NotFoundError, Storage
+from parzen.service.storage import FinishedTrial, NotFoundError, Storage
 from parzen.service.storage.base import lock_study, lock_trials_study
 from parzen.service.storage.lookups import (
+    CHANGING_STUDY_COLUMNS,
     StudySpecs,
     finalization_by_id,
     study_by_name,
@@ -123,3 +125,35 @@ def test_a_full_memo_lets_the_first_remembered_go(storage: Storage) -> None:
         for name in ("a", "b", "c", "c", "a"):
             assert study_state_by_name(session, name, specs)[0].name == name
     assert len(sent) == 5 + 4  # "c" again is remembered; "a" went when "c" came
+
+
+def test_no_write_changes_what_the_memo_keeps_of_a_study(storage: Storage) -> None:
+    """If this fails, some write now changes a study column that StudySpecs remembers per
+    process (its space, budget, pruner...): asks in a process that read the study before
+    would go on with the old value. Make the column one of lookups._CHANGING, or don't write
+    it after creation."""
+    pool = SamplerPool()
+    with statements(storage.engine) as sent:
+        storage.create_study(spec=study_spec(max_trials=4, max_parallel=2))
+        storage.add_trials(
+            study_name="study",
+            trials=[FinishedTrial({"x": 0.5}, {"x": 0.5}, "complete", 1.0)],
+        )
+        for state in ("paused", "running"):
+            storage.set_study_state(name="study", state=state)
+        while (asked := storage.ask(study_name="study", worker_id=None, proposer=pool)).trial:
+            trial = asked.trial
+            lease = {"trial_id": trial.id, "lease_token": trial.lease_token}
+            storage.report(**lease, step=1, values={"val_loss": 0.5})
+            storage.tell(**lease, state="complete", value=0.5)
+        assert storage.get_study(name="study").state == "complete"
+        storage.create_study(spec=study_spec(name="other"))
+        storage.set_study_state(name="other", state="stopped")
+    written = {
+        column
+        for sql in sent
+        for clause in re.findall(r"UPDATE studies SET (.+?) WHERE", " ".join(sql.split()))
+        for column in re.findall(r"(?:^|, )(\w+)=", clause)
+    }
+    assert written and written <= CHANGING_STUDY_COLUMNS, written - CHANGING_STUDY_COLUMNS
+    assert {"state", "trial_counter", "change_seq"} <= written  # the scenario wrote them all
