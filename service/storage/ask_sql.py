@@ -162,6 +162,7 @@ def _new_trial_in_one() -> Any:
 
 
 _NEW_TRIAL_IN_ONE = _new_trial_in_one()
+_IN_ONE_NAMES = tuple((f"t_{name}", name) for name in NEW_TRIAL_COLUMNS)
 
 
 def insert_new_trial(
@@ -172,7 +173,7 @@ def insert_new_trial(
     The caller holds the study's lock."""
     counter = {"w_study_id": row["study_id"], "w_number": row["number"]}
     if conn.dialect.name == "postgresql":
-        params = {f"t_{name}": row[name] for name in NEW_TRIAL_COLUMNS}
+        params = {placeholder: row[name] for placeholder, name in _IN_ONE_NAMES}
         attempt = {"a_lease_token_hash": lease_token_hash, "a_token_id": token_id}
         return int(conn.execute(_NEW_TRIAL_IN_ONE, {**params, **counter, **attempt}).scalar_one())
     trial_id = int(conn.execute(_INSERT_TRIAL, row).scalar_one())
