@@ -8,10 +8,11 @@ worker in a transaction of its own before the ask's); they are one SELECT of sca
 subqueries now, each answered from an index (trials by study and state, finalizations by
 state, workers by id). Built once with `bindparam` placeholders, as in report_sql.py.
 
-A new trial is three writes: the trial, the study's trial counter, the trial's first
-attempt. On PostgreSQL they are one statement (data-modifying CTEs: the attempt is inserted
-from the trial's RETURNING), two round trips fewer for every ask that creates a trial; on
-SQLite, which has no such CTEs and no network between it and the server, three.
+A new trial is three writes, four when the ask names a worker: the trial, the study's
+trial counter, the trial's first attempt, the worker now busy. On PostgreSQL they are one
+statement (data-modifying CTEs: the attempt and the worker take the trial's id from its
+RETURNING), two or three round trips fewer for every ask that creates a trial; on SQLite,
+which has no such CTEs and no network between it and the server, they stay apart.
 """
 
 from __future__ import annotations

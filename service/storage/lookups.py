@@ -1,5 +1,7 @@
 """One lookup per thing: each finds its row or raises NotFoundError, with the one message
-the API shows for it (routes answer 404 with it, and tests assert it)."""
+the API shows for it (routes answer 404 with it, and tests assert it). The ask's own lookup
+of its study reads only the columns that change and keeps the rest per process
+(`StudySpecs`)."""
 
 from __future__ import annotations
 
