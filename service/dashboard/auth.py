@@ -22,6 +22,7 @@ from typing import Annotated
 from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -124,7 +125,10 @@ async def login(request: Request, storage: StorageDep, settings: SettingsDep) ->
     if not settings.auth:
         return RedirectResponse(next_url, status.HTTP_303_SEE_OTHER)
     try:
-        known = bool(token) and authenticate(request, storage, token) is not None
+        # A database round trip: in the thread pool, so the event loop serves on meanwhile.
+        known = bool(token) and (
+            await run_in_threadpool(authenticate, request, storage, token) is not None
+        )
     except HTTPException as exc:  # too many failed tokens from this address
         page = _login_page(request, next_url, str(exc.detail).capitalize() + ".", exc.status_code)
         page.headers.update(exc.headers or {})

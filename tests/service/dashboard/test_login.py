@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from parzen.service.config import Settings
 from parzen.service.main import create_app
-from parzen.service.storage import Storage
+from parzen.service.server import ServerThread
+from parzen.service.storage import Storage, TokenRecord
 from tests.conftest import ADMIN_TOKEN
 
 HOST = "parzen.example:8000"
@@ -64,3 +68,30 @@ def test_failed_sign_ins_are_throttled_with_retry_after(
     assert 1 <= int(blocked.headers["retry-after"]) <= 60 and "Too many failed" in blocked.text
     browser.cookies.set("parzen_token", ADMIN_TOKEN)
     assert browser.get("/dashboard/api/studies").status_code == 429
+
+
+def test_a_sign_in_waiting_for_the_database_blocks_no_other_request(
+    settings: Settings, storage: Storage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If this fails, the token lookup of a sign-in runs on the event loop: while the
+    database takes its time, every other request of the process (probes, workers' reports)
+    waits for it."""
+    looked_up = threading.Event()
+    slow = storage.authenticate
+
+    def authenticate(*, token: str) -> TokenRecord | None:
+        looked_up.set()
+        time.sleep(1.0)
+        return slow(token=token)
+
+    monkeypatch.setattr(storage, "authenticate", authenticate)
+    with ServerThread(create_app(settings, storage)) as server, httpx.Client() as client:
+        signing_in = threading.Thread(
+            target=lambda: client.post(f"{server.url}/login", data={"token": ADMIN_TOKEN})
+        )
+        signing_in.start()
+        assert looked_up.wait(5)
+        start = time.perf_counter()
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        assert time.perf_counter() - start < 0.5
+        signing_in.join()
