@@ -86,8 +86,14 @@ def refuse_if_throttled(request: Request) -> None:
 
 
 def authenticate(request: Request, storage: Storage, token: str) -> TokenRecord | None:
-    """The token's record, or None (counted against the client's address)."""
+    """The token's record, or None (counted against the client's address); 429 first while
+    the address is throttled."""
     refuse_if_throttled(request)
+    return look_up(request, storage, token)
+
+
+def look_up(request: Request, storage: Storage, token: str) -> TokenRecord | None:
+    """`authenticate` for a caller that already checked the throttle."""
     record = storage.authenticate(token=token)
     if record is None:
         limiter: FailureLimiter = request.app.state.auth_failures
@@ -116,7 +122,7 @@ async def current_token(
     refuse_if_throttled(request)
     token = storage.cached_token(token=credentials.credentials)
     if token is None:
-        token = await run_in_threadpool(authenticate, request, storage, credentials.credentials)
+        token = await run_in_threadpool(look_up, request, storage, credentials.credentials)
     if token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
