@@ -313,7 +313,12 @@ def main() -> None:
         methods = [m for m in METHODS if all((task, m) in combined for task in done)]
         report([c for c in load() if c.name in done], methods, combined, budget)
         return
-    tasks = [c for c in load() if args.tasks is None or c.name in args.tasks]
+    known = load()
+    unknown = sorted(set(args.tasks or ()) - {c.name for c in known})
+    if unknown:
+        names = ", ".join(c.name for c in known)
+        parser.error(f"unknown task(s) {', '.join(unknown)}: the tasks are {names}")
+    tasks = [c for c in known if args.tasks is None or c.name in args.tasks]
     results: dict[tuple[str, str], list[Run]] = {}
     started = time.monotonic()
     shm = "/dev/shm" if Path("/dev/shm").is_dir() else None  # SQLite files in memory

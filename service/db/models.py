@@ -195,6 +195,9 @@ class RungEntry(Base):
     attempt: Mapped[int] = mapped_column(Integer)
     value: Mapped[float] = mapped_column(Float)
     keep: Mapped[bool]
+    # The trial's configuration (rungs.configuration_key of its vals): a rung counts each
+    # configuration once, with the mean of its entries.
+    configuration: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -79,7 +79,9 @@ def test_repeats_of_a_configuration_count_once_at_a_rung(storage: Storage) -> No
     assert result.reason == (
         "epoch 1: val_loss 0.3 is above the rung's top third (3 configurations), cut-off 0.1"
     )
-    assert len(_entries(storage)) == 5  # every trial keeps its own entry
+    entries = _entries(storage)
+    assert len(entries) == 5  # every trial keeps its own entry
+    assert len({entry.configuration for entry in entries}) == 3  # keyed by configuration
 
 
 def test_a_repeated_configuration_counts_with_the_mean_of_its_runs(storage: Storage) -> None:
