@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from parzen.service import api_docs, dashboard, metrics
+from parzen.service import algorithms, api_docs, dashboard, metrics
 from parzen.service.access import FailureLimiter, LoopbackOnly
 from parzen.service.api import (
     artifacts,
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, storage: Storage | None = None)
         # Until a first sweep has granted a grace, nothing expires: the workers could not
         # reach this process while it was down (see storage/sweeps.py).
         storage.hearing.deafen()
+        await run_in_threadpool(algorithms.preload)  # not in the first asks
         # A database that is down at start-up must not keep the server down: /readyz says
         # so, and the reaper finishes the start-up once the database answers.
         started = await run_in_threadpool(_start_up, storage, settings)
