@@ -31,6 +31,7 @@ from parzen.service.db.models import (
     TrialAttempt,
     Worker,
 )
+from parzen.service.storage.leases import insert_attempt
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,6 @@ _COUNTER = (
     .where(Study.id == bindparam("w_study_id"))
     .values(trial_counter=bindparam("w_number"))
 )
-_INSERT_ATTEMPT = insert(TrialAttempt)  # the values come as parameters
 _BUSY = (
     update(Worker)
     .where(Worker.id == bindparam("w_worker_id"))
@@ -179,16 +179,14 @@ def insert_new_trial(
         return int(conn.execute(_NEW_TRIAL_IN_ONE, {**params, **counter, **attempt}).scalar_one())
     trial_id = int(conn.execute(_INSERT_TRIAL, row).scalar_one())
     conn.execute(_COUNTER, counter)
-    conn.execute(
-        _INSERT_ATTEMPT,
-        {
-            "trial_id": trial_id,
-            "attempt": row["attempt"],
-            "worker_id": row["worker_id"],
-            "started_at": row["started_at"],
-            "lease_token_hash": lease_token_hash,
-            "token_id": token_id,
-        },
+    insert_attempt(
+        conn,
+        trial_id=trial_id,
+        attempt=row["attempt"],
+        worker_id=row["worker_id"],
+        lease_token_hash=lease_token_hash,
+        token_id=token_id,
+        started_at=row["started_at"],
     )
     if row["worker_id"] is not None:
         mark_busy(conn, row["worker_id"], trial_id, row["started_at"])

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from parzen.service.db.models import (
@@ -52,17 +52,38 @@ def start_attempt(
 ) -> str:
     """Record the trial's new attempt and return its lease token (the only time it is seen)."""
     token, token_hash = new_lease()
-    session.connection().execute(
-        _INSERT_ATTEMPT,
-        {
-            "trial_id": trial.id,
-            "attempt": trial.attempt,
-            "worker_id": worker_id,
-            "lease_token_hash": token_hash,
-            "token_id": token_id,
-        },
+    insert_attempt(
+        session.connection(),
+        trial_id=trial.id,
+        attempt=trial.attempt,
+        worker_id=worker_id,
+        lease_token_hash=token_hash,
+        token_id=token_id,
     )
     return token
+
+
+def insert_attempt(
+    conn: Connection,
+    *,
+    trial_id: int,
+    attempt: int,
+    worker_id: str | None,
+    lease_token_hash: str,
+    token_id: int | None,
+    started_at: datetime | None = None,
+) -> None:
+    """An attempt's row, running, started now unless `started_at` says when."""
+    values: dict[str, Any] = {
+        "trial_id": trial_id,
+        "attempt": attempt,
+        "worker_id": worker_id,
+        "lease_token_hash": lease_token_hash,
+        "token_id": token_id,
+    }
+    if started_at is not None:
+        values["started_at"] = started_at
+    conn.execute(_INSERT_ATTEMPT, values)
 
 
 class AttemptView(Protocol):
