@@ -36,7 +36,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -208,18 +208,32 @@ class Mirror:
                 return
 
 
+def random_trials(
+    space: SearchSpace,
+    numbers: Iterable[int],
+    *,
+    rng: np.random.Generator,
+    seed: int = 12345,
+    state: Literal["complete", "pruned"] = "complete",
+) -> list[FinishedTrial]:
+    """Finished trials of random draws (the draw for each trial number) and the synthetic
+    objective's value: the history the benches import."""
+    sampler = RandomSampler(space, seed=seed)
+    trials = []
+    for number in numbers:
+        vals = sampler.propose(number)
+        params = space.params_from_vals(vals)
+        trials.append(FinishedTrial(vals, params, state, objective(params, rng)))
+    return trials
+
+
 def grow(storage: Storage, space: SearchSpace, mirror: Mirror, level: int) -> None:
     """Bulk-import random finished trials until the study has `level` of them."""
     missing = level - mirror.count
     if missing <= 0:
         return
-    sampler = RandomSampler(space, seed=12345)
-    rng = np.random.default_rng(level)
-    trials = []
-    for number in range(mirror.count + 1, level + 1):
-        vals = sampler.propose(number)
-        params = space.params_from_vals(vals)
-        trials.append(FinishedTrial(vals, params, "complete", objective(params, rng)))
+    numbers = range(mirror.count + 1, level + 1)
+    trials = random_trials(space, numbers, rng=np.random.default_rng(level))
     storage.add_trials(study_name=STUDY, trials=trials)
     optuna_anchor.analyze(storage.engine, ("trials",))  # as autovacuum would, in a minute
     mirror.sync()

@@ -33,22 +33,17 @@ if not __package__:  # run as a script: python bench/cpu_ab.py
 
 import numpy as np
 
-from bench.ask_latency import DEFAULT_POSTGRES_URL, SPACE, fresh_postgres, objective
+from bench.ask_latency import DEFAULT_POSTGRES_URL, SPACE, fresh_postgres, random_trials
 from bench.load import STUDY, TOKEN, cpu_seconds, create_study, in_threads, parzen_server
-from parzen.service.algorithms import RandomSampler
 from parzen.service.space import parse_space
 from parzen.worker.client import ParzenClient
 
 
 def random_history(count: int) -> list[dict[str, Any]]:
     """`count` finished trials of random draws and the synthetic objective, to import."""
-    space = parse_space(SPACE)
-    sampler, rng = RandomSampler(space, seed=12345), np.random.default_rng(count)
-    trials = []
-    for number in range(1, count + 1):
-        params = space.params_from_vals(sampler.propose(number))
-        trials.append({"params": params, "state": "complete", "value": objective(params, rng)})
-    return trials
+    rng = np.random.default_rng(count)
+    trials = random_trials(parse_space(SPACE), range(1, count + 1), rng=rng)
+    return [{"params": t.params, "state": t.state, "value": t.value} for t in trials]
 
 
 class Side:

@@ -39,14 +39,13 @@ from bench.ask_latency import (
     SPACE,
     Database,
     database_urls,
-    objective,
+    random_trials,
 )
-from parzen.service.algorithms import RandomSampler
 from parzen.service.db.engine import make_engine
 from parzen.service.db.models import RungEntry, Trial
 from parzen.service.proposals import SamplerPool
 from parzen.service.space import parse_space
-from parzen.service.storage import FinishedTrial, Storage, StudySpec
+from parzen.service.storage import Storage, StudySpec
 from parzen.service.storage.rungs import configuration_key
 
 STUDY = "rungs"
@@ -78,22 +77,16 @@ def create_study(storage: Storage) -> None:
 
 def fill_rung(storage: Storage, entries: int) -> None:
     """Finished trials of random configurations until the first rung holds `entries`."""
+    study_id = storage.get_study(name=STUDY).id
     with storage.session() as session:
-        study_id, have = session.execute(
-            select(Trial.study_id, func.count(RungEntry.id))
-            .join(RungEntry, RungEntry.trial_id == Trial.id)
-            .group_by(Trial.study_id)
-        ).one_or_none() or (storage.get_study(name=STUDY).id, 0)
+        have = session.scalar(select(func.count()).where(RungEntry.study_id == study_id)) or 0
     missing = entries - have
     if missing <= 0:
         return
-    space = parse_space(SPACE)
-    sampler, rng = RandomSampler(space, seed=entries), np.random.default_rng(entries)
-    trials = []
-    for number in range(missing):
-        vals = sampler.propose(number)
-        params = space.params_from_vals(vals)
-        trials.append(FinishedTrial(vals, params, "pruned", objective(params, rng)))
+    rng = np.random.default_rng(entries)
+    trials = random_trials(
+        parse_space(SPACE), range(missing), rng=rng, seed=entries, state="pruned"
+    )
     numbers = storage.add_trials(study_name=STUDY, trials=trials)
     with storage.session() as session:
         imported = session.execute(

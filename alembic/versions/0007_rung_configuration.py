@@ -1,6 +1,5 @@
 """rung configuration: each rung entry carries its trial's configuration key, so that a
-rung is read one value per configuration in SQL (GROUP BY), without loading and comparing
-every trial's `vals`
+rung is read as (key, value) pairs, without loading and comparing every trial's `vals`
 
 Revision ID: 0007
 Revises: 0006
